@@ -1,0 +1,173 @@
+//! Errors and warnings a person can act on: what is wrong, where (file:line:column, the line,
+//! a caret), and what to do. Rendering is pure; colour is the caller's decision.
+
+use crate::source::{SourceFile, Span};
+use std::fmt::Write as _;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding about the user's input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    /// The file the finding is about (display name), if any.
+    pub file: Option<String>,
+    pub span: Option<Span>,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            file: None,
+            span: None,
+            help: None,
+        }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message)
+        }
+    }
+
+    pub fn at(mut self, file: &str, span: Span) -> Self {
+        self.file = Some(file.to_owned());
+        self.span = Some(span);
+        self
+    }
+
+    pub fn in_file(mut self, file: &str) -> Self {
+        self.file = Some(file.to_owned());
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Render for a terminal or a log, looking up the offending line in `sources`.
+    pub fn render(&self, sources: &[SourceFile], color: bool) -> String {
+        let paint = Paint(color);
+        let mut out = String::new();
+        let (label, style) = match self.severity {
+            Severity::Error => ("error", RED),
+            Severity::Warning => ("warning", YELLOW),
+        };
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            paint.style(style, label),
+            paint.style(BOLD, &self.message)
+        );
+        let gutter_width = self.span.map_or(1, |s| s.line.to_string().len());
+        let pad = " ".repeat(gutter_width);
+        match (&self.file, self.span) {
+            (Some(file), Some(span)) => {
+                let _ = writeln!(out, "{pad}{} {file}:{span}", paint.style(BLUE, "-->"));
+                if let Some(src) = sources.iter().find(|s| &s.name == file) {
+                    let text = src.line(span.line);
+                    let bar = paint.style(BLUE, "|");
+                    let _ = writeln!(out, "{pad} {bar}");
+                    let _ = writeln!(
+                        out,
+                        "{} {bar} {}",
+                        paint.style(BLUE, &span.line.to_string()),
+                        text.replace('\t', " ")
+                    );
+                    let indent = " ".repeat(span.col.saturating_sub(1));
+                    let room = text.chars().count().saturating_sub(span.col - 1).max(1);
+                    let carets = "^".repeat(span.len.clamp(1, room));
+                    let _ = writeln!(out, "{pad} {bar} {indent}{}", paint.style(style, &carets));
+                }
+            }
+            (Some(file), None) => {
+                let _ = writeln!(out, "{pad}{} {file}", paint.style(BLUE, "-->"));
+            }
+            _ => {}
+        }
+        if let Some(help) = &self.help {
+            let _ = writeln!(out, "{pad} {} {help}", paint.style(BOLD, "= help:"));
+        }
+        out
+    }
+}
+
+/// Sort diagnostics the way a reader scans a file: errors and warnings by position.
+pub fn sort(diags: &mut [Diagnostic]) {
+    diags.sort_by(|a, b| {
+        (&a.file, a.span, a.severity, &a.message).cmp(&(&b.file, b.span, b.severity, &b.message))
+    });
+}
+
+const RED: &str = "\x1b[1;31m";
+const YELLOW: &str = "\x1b[1;33m";
+const BLUE: &str = "\x1b[1;34m";
+const BOLD: &str = "\x1b[1m";
+
+#[derive(Clone, Copy)]
+struct Paint(bool);
+
+impl Paint {
+    fn style(self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("{code}{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+/// The closest candidate to `wrong`, if it is close enough to be a plausible typo.
+pub fn did_you_mean<'a>(
+    wrong: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(wrong, c), c))
+        .filter(|&(d, c)| d <= (c.chars().count().max(wrong.chars().count()) / 3).max(1))
+        .min()
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_file_line_caret_and_help() {
+        let src = SourceFile::new("env.yaml", "teams:\n  a:\n    roles: [trian]\n");
+        let d = Diagnostic::error("unknown role `trian`")
+            .at("env.yaml", Span::new(3, 13, 5))
+            .help("did you mean `train`?");
+        assert_eq!(
+            d.render(&[src], false),
+            "error: unknown role `trian`\n --> env.yaml:3:13\n  |\n3 |     roles: [trian]\n  |             ^^^^^\n  = help: did you mean `train`?\n"
+        );
+    }
+
+    #[test]
+    fn suggests_only_close_names() {
+        assert_eq!(did_you_mean("trian", ["train", "prep"]), Some("train"));
+        assert_eq!(did_you_mean("storage", ["train", "prep"]), None);
+        assert_eq!(
+            did_you_mean("nodeport", ["nodePorts", "roles"]),
+            Some("nodePorts")
+        );
+    }
+}

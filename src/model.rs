@@ -1,0 +1,107 @@
+//! The validated environment: every reference resolved, every name checked, every quantity
+//! parsed. Only `validate` builds an `Env`; everything after it may trust it.
+
+use std::collections::BTreeMap;
+
+/// A parsed, normalised Kubernetes quantity: its canonical text and its value in milli-units
+/// (cpu) or bytes (memory, storage), for sums and comparisons.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quantity {
+    pub text: String,
+    pub value: i128,
+}
+
+#[derive(Clone, Debug)]
+pub struct Env {
+    pub name: String,
+    /// The spec file, relative to the repository root (`environments/prod.yaml`).
+    pub source: String,
+    /// `"1.33"`.
+    pub kubernetes_version: String,
+    pub node_ports: (u16, u16),
+    pub storage_class: Option<String>,
+    pub gpu_pools: BTreeMap<String, GpuPool>,
+    pub volumes: BTreeMap<String, Volume>,
+    pub teams: Vec<Team>,
+}
+
+#[derive(Clone, Debug)]
+pub struct GpuPool {
+    pub name: String,
+    pub resource: String,
+    pub capacity: u32,
+    pub node_selector: BTreeMap<String, String>,
+    pub tolerations: Vec<Toleration>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Toleration {
+    pub key: Option<String>,
+    pub operator: Option<String>,
+    pub value: Option<String>,
+    pub effect: Option<String>,
+    pub toleration_seconds: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Volume {
+    pub name: String,
+    pub size: Quantity,
+    pub backend: VolumeBackend,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VolumeBackend {
+    Nfs { server: String, path: String },
+    StorageClass(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Team {
+    pub name: String,
+    pub namespace: String,
+    pub members: Vec<String>,
+    pub groups: Vec<String>,
+    pub quota: Option<Quota>,
+    /// Shared volumes this team's servers mount, with whether any of them writes.
+    pub claims: Vec<Claim>,
+    pub servers: Vec<Server>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Quota {
+    pub cpu: Option<Quantity>,
+    pub memory: Option<Quantity>,
+    /// One cap per GPU resource the team's servers use: `(resource, cap)`.
+    pub gpu: Vec<(String, u32)>,
+}
+
+/// One shared volume as used by one team: a PVC in its namespace (and, for NFS, a PV).
+#[derive(Clone, Debug)]
+pub struct Claim {
+    pub volume: String,
+    pub writable: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Server {
+    /// `train` or `prep-alice`; unique within the team.
+    pub name: String,
+    pub role: String,
+    pub member: Option<String>,
+    pub image: String,
+    pub cpu: Quantity,
+    pub memory: Quantity,
+    pub home_size: Quantity,
+    pub gpu: Option<GpuUse>,
+    /// `(volume, read_only)`, sorted by volume.
+    pub mounts: Vec<(String, bool)>,
+    pub node_port: u16,
+}
+
+#[derive(Clone, Debug)]
+pub struct GpuUse {
+    pub pool: String,
+    pub resource: String,
+    pub count: u32,
+}

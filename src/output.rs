@@ -1,0 +1,394 @@
+//! The only module that touches `out/<env>/`. Invariants:
+//! - nothing is written outside `out/<env>/`, and no symbolic link is followed for a write or a
+//!   delete;
+//! - a file nbgen does not own (see the manifest) is never overwritten or deleted;
+//! - every file is written to a temporary file and renamed into place, so a killed run leaves
+//!   each file with its old or its new content;
+//! - two runs on one environment never interleave (an exclusive lock on the directory);
+//! - all checks happen before the first write: a refused run writes nothing.
+
+use crate::emit::Tree;
+use crate::expand::{SERVER, TEAM};
+use crate::nodeport::ServerKey;
+use k8s_openapi::api::core::v1::Service;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+/// The ownership manifest: `sha256sum` format, one line per file nbgen wrote.
+pub const MANIFEST: &str = ".nbgen-manifest";
+const TMP_PREFIX: &str = ".nbgen-tmp-";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("{0} is a symbolic link; nbgen does not write through links")]
+    Symlink(String),
+    #[error("{0} exists and is not a directory")]
+    NotADirectory(String),
+    #[error(
+        "{0} exists and was not written by nbgen; move it away or delete it, then render again"
+    )]
+    NotOwned(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// What a render did, per file.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: usize,
+    /// Owned files that had become symbolic links: left alone.
+    pub skipped_links: Vec<String>,
+}
+
+/// `out/<env>/` of one repository.
+pub struct OutDir {
+    /// `<root>/out/<env>`
+    pub path: PathBuf,
+    /// How to name it to the user: `out/prod`.
+    pub display: String,
+}
+
+impl OutDir {
+    pub fn new(root: &Path, env: &str) -> Self {
+        OutDir {
+            path: root.join("out").join(env),
+            display: format!("out/{env}"),
+        }
+    }
+
+    /// Refuse a directory (or its parent `out/`) that is a symbolic link or a file.
+    pub fn check_shape(&self) -> Result<bool, OutputError> {
+        for (p, shown) in [
+            (self.path.parent().unwrap_or(&self.path), "out".to_owned()),
+            (self.path.as_path(), self.display.clone()),
+        ] {
+            match fs::symlink_metadata(p) {
+                Ok(m) if m.file_type().is_symlink() => return Err(OutputError::Symlink(shown)),
+                Ok(m) if !m.is_dir() => return Err(OutputError::NotADirectory(shown)),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(io_err(p)(e)),
+            }
+        }
+        Ok(true)
+    }
+
+    /// The files nbgen owns, from the manifest (empty when there is none).
+    pub fn owned(&self) -> BTreeMap<String, String> {
+        let text = fs::read_to_string(self.path.join(MANIFEST)).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| l.split_once("  "))
+            .filter(|(_, p)| safe_relative(p))
+            .map(|(h, p)| (p.to_owned(), h.to_owned()))
+            .collect()
+    }
+
+    /// NodePorts of the servers in the current output, read from the owned Service files.
+    pub fn previous_ports(&self) -> BTreeMap<ServerKey, u16> {
+        let mut out = BTreeMap::new();
+        for file in self.owned().keys() {
+            let is_service = file
+                .rsplit('/')
+                .next()
+                .is_some_and(|f| f.starts_with("service-"));
+            if !is_service {
+                continue;
+            }
+            let Some(text) = read_regular(&self.path.join(file)) else {
+                continue;
+            };
+            let Ok(svc) = serde_saphyr::from_str::<Service>(&text) else {
+                continue;
+            };
+            let labels = svc.metadata.labels.unwrap_or_default();
+            let port = svc
+                .spec
+                .and_then(|s| s.ports)
+                .and_then(|p| p.into_iter().next())
+                .and_then(|p| p.node_port)
+                .and_then(|p| u16::try_from(p).ok());
+            if let (Some(team), Some(server), Some(port)) =
+                (labels.get(TEAM), labels.get(SERVER), port)
+            {
+                out.insert((team.clone(), server.clone()), port);
+            }
+        }
+        out
+    }
+
+    /// Every manifest-like file (`.yaml`, `.yml`, `.json`) under the directory, by relative path:
+    /// what Argo CD would apply. Links are listed (never followed); their text is `None`.
+    pub fn manifests(&self) -> Result<BTreeMap<String, Option<String>>, OutputError> {
+        let mut out = BTreeMap::new();
+        if !self.check_shape()? {
+            return Ok(out);
+        }
+        walk(&self.path, "", &mut out)?;
+        Ok(out)
+    }
+
+    /// Make the directory hold exactly `tree` (plus files nbgen does not own).
+    pub fn write(&self, tree: &Tree) -> Result<Summary, OutputError> {
+        self.check_shape()?;
+        fs::create_dir_all(&self.path).map_err(io_err(&self.path))?;
+        let _lock = self.lock()?;
+        // Checked again under the lock: another process may have changed things.
+        self.check_shape()?;
+        clean_temporaries(&self.path);
+        let owned = self.owned();
+
+        // Plan everything first; refuse before writing anything.
+        let mut summary = Summary::default();
+        let mut writes = Vec::new();
+        for (rel, file) in tree {
+            let path = self.path.join(rel);
+            self.check_parents(rel)?;
+            match fs::symlink_metadata(&path) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(OutputError::Symlink(format!("{}/{rel}", self.display)));
+                }
+                Ok(m) if !m.is_file() => {
+                    return Err(OutputError::NotADirectory(format!(
+                        "{}/{rel}",
+                        self.display
+                    )));
+                }
+                Ok(_) => {
+                    let current = fs::read(&path).map_err(io_err(&path))?;
+                    if current == file.text.as_bytes() {
+                        summary.unchanged += 1; // also adopts a file a killed run left behind
+                    } else if owned.contains_key(rel) {
+                        summary.changed.push(rel.clone());
+                        writes.push((path, &file.text));
+                    } else {
+                        return Err(OutputError::NotOwned(format!("{}/{rel}", self.display)));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    summary.added.push(rel.clone());
+                    writes.push((path, &file.text));
+                }
+                Err(e) => return Err(io_err(&path)(e)),
+            }
+        }
+        let stale: Vec<&String> = owned.keys().filter(|f| !tree.contains_key(*f)).collect();
+
+        for (path, text) in writes {
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir).map_err(io_err(dir))?;
+            }
+            write_atomic(&path, text.as_bytes())?;
+        }
+        for rel in stale {
+            let path = self.path.join(rel);
+            if self.check_parents(rel).is_err() {
+                summary.skipped_links.push(rel.clone());
+                continue;
+            }
+            match fs::symlink_metadata(&path) {
+                Ok(m) if m.file_type().is_symlink() => summary.skipped_links.push(rel.clone()),
+                Ok(m) if m.is_file() => {
+                    fs::remove_file(&path).map_err(io_err(&path))?;
+                    summary.removed.push(rel.clone());
+                    remove_empty_dirs(&self.path, &path);
+                }
+                _ => {}
+            }
+        }
+        let manifest: String = tree
+            .iter()
+            .map(|(rel, f)| format!("{}  {rel}\n", hex(&Sha256::digest(f.text.as_bytes()))))
+            .collect();
+        let manifest_path = self.path.join(MANIFEST);
+        if fs::read_to_string(&manifest_path).ok().as_deref() != Some(manifest.as_str()) {
+            write_atomic(&manifest_path, manifest.as_bytes())?;
+        }
+        Ok(summary)
+    }
+
+    /// An exclusive lock on the directory itself, held until dropped. Leaves no file behind.
+    fn lock(&self) -> Result<fs::File, OutputError> {
+        let dir = fs::File::open(&self.path).map_err(io_err(&self.path))?;
+        match dir.try_lock() {
+            Ok(()) => Ok(dir),
+            Err(fs::TryLockError::WouldBlock) => {
+                eprintln!(
+                    "nbgen: waiting for another nbgen writing {} to finish...",
+                    self.display
+                );
+                dir.lock().map_err(io_err(&self.path))?;
+                Ok(dir)
+            }
+            Err(fs::TryLockError::Error(e)) => Err(io_err(&self.path)(e)),
+        }
+    }
+
+    /// Every directory between `out/<env>/` and the file must be a real directory.
+    fn check_parents(&self, rel: &str) -> Result<(), OutputError> {
+        if !safe_relative(rel) {
+            return Err(OutputError::NotADirectory(format!(
+                "{}/{rel}",
+                self.display
+            )));
+        }
+        let mut p = self.path.clone();
+        let parts: Vec<&str> = rel.split('/').collect();
+        for part in &parts[..parts.len() - 1] {
+            p.push(part);
+            match fs::symlink_metadata(&p) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(OutputError::Symlink(format!(
+                        "{}/{}",
+                        self.display,
+                        rel_of(&self.path, &p)
+                    )));
+                }
+                Ok(m) if !m.is_dir() => {
+                    return Err(OutputError::NotADirectory(format!(
+                        "{}/{}",
+                        self.display,
+                        rel_of(&self.path, &p)
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A path nbgen may use under `out/<env>/`: relative, plain components only.
+pub fn safe_relative(rel: &str) -> bool {
+    !rel.is_empty()
+        && !rel.starts_with('/')
+        && rel.split('/').all(|c| {
+            !c.is_empty() && c != "." && c != ".." && !c.contains('\\') && !c.contains('\0')
+        })
+}
+
+fn rel_of(base: &Path, p: &Path) -> String {
+    p.strip_prefix(base).unwrap_or(p).display().to_string()
+}
+
+fn read_regular(path: &Path) -> Option<String> {
+    let m = fs::symlink_metadata(path).ok()?;
+    if !m.is_file() {
+        return None;
+    }
+    fs::read_to_string(path).ok()
+}
+
+fn walk(
+    dir: &Path,
+    rel: &str,
+    out: &mut BTreeMap<String, Option<String>>,
+) -> Result<(), OutputError> {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .filter_map(Result::ok)
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let child_rel = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let ft = e.file_type().map_err(io_err(&e.path()))?;
+        if ft.is_dir() {
+            walk(&e.path(), &child_rel, out)?;
+        } else if is_manifest_name(&name) {
+            let text = if ft.is_symlink() {
+                None
+            } else {
+                Some(fs::read_to_string(e.path()).unwrap_or_default())
+            };
+            out.insert(child_rel, text);
+        }
+    }
+    Ok(())
+}
+
+/// Files Argo CD's directory source applies.
+pub fn is_manifest_name(name: &str) -> bool {
+    [".yaml", ".yml", ".json"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!("{TMP_PREFIX}{}-{name}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+        fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        io_err(path)(e)
+    })
+}
+
+/// Remove temporary files a killed run left behind (they are nbgen's by name).
+fn clean_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
+            clean_temporaries(&e.path());
+        } else if ft.is_file() && e.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+fn remove_empty_dirs(base: &Path, file: &Path) {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        if d == base || !d.starts_with(base) {
+            break;
+        }
+        if fs::remove_dir(d).is_err() {
+            break; // not empty, or not ours to remove
+        }
+        dir = d.parent();
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The set of files a tree will have: for callers comparing trees.
+pub fn paths(tree: &Tree) -> BTreeSet<&str> {
+    tree.keys().map(String::as_str).collect()
+}

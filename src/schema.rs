@@ -1,0 +1,210 @@
+//! JSON Schema validation of the spec (schemas/environment.schema.json, embedded at build time),
+//! with errors pointed at the offending line. Pure: no I/O.
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::source::SourceFile;
+use crate::yaml::Positions;
+use jsonschema::error::ValidationErrorKind;
+use serde_json::Value;
+use std::sync::OnceLock;
+
+/// The schema text, as shipped in `schemas/`.
+pub const SCHEMA: &str = include_str!("../schemas/environment.schema.json");
+
+struct Compiled {
+    schema: Value,
+    validator: jsonschema::Validator,
+}
+
+fn compiled() -> &'static Compiled {
+    static COMPILED: OnceLock<Compiled> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        let schema: Value =
+            serde_json::from_str(SCHEMA).expect("the embedded schema is valid JSON (tested)");
+        let validator =
+            jsonschema::validator_for(&schema).expect("the embedded schema compiles (tested)");
+        Compiled { schema, validator }
+    })
+}
+
+/// Every schema violation in `value`, one diagnostic each (unknown keys one per key).
+pub fn check(value: &Value, positions: &Positions, src: &SourceFile) -> Vec<Diagnostic> {
+    let c = compiled();
+    let mut out = Vec::new();
+    for err in c.validator.iter_errors(value) {
+        let pointer = err.instance_path().as_str().to_owned();
+        let schema_path = err.schema_path().as_str().to_owned();
+        // The schema node that holds the failing keyword: its title/description explain it.
+        let node = schema_path
+            .rfind('/')
+            .and_then(|i| c.schema.pointer(&schema_path[..i]));
+        let title = node.and_then(|n| n.get("title")).and_then(Value::as_str);
+        let description = node
+            .and_then(|n| n.get("description"))
+            .and_then(Value::as_str);
+        let at = display_path(&pointer);
+        let instance = err.instance();
+        match err.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let known: Vec<&str> = node
+                    .and_then(|n| n.get("properties"))
+                    .and_then(Value::as_object)
+                    .map(|m| m.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                for key in unexpected {
+                    let key_ptr = format!("{pointer}/{}", crate::yaml::escape(key));
+                    let help = match did_you_mean(key, known.iter().copied()) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None if known.is_empty() => "remove it".to_owned(),
+                        None => format!("remove it; allowed keys here: {}", known.join(", ")),
+                    };
+                    out.push(
+                        Diagnostic::error(format!("unknown key `{key}` in {at}"))
+                            .at(&src.name, positions.key(&key_ptr))
+                            .help(help),
+                    );
+                }
+            }
+            ValidationErrorKind::Required { property } => {
+                let prop = property.as_str().unwrap_or_default();
+                let help = node
+                    .and_then(|n| n.pointer(&format!("/properties/{prop}/description")))
+                    .and_then(Value::as_str)
+                    .map_or_else(
+                        || format!("add `{prop}:`"),
+                        |d| format!("add `{prop}:` ({})", lowercase_first(d)),
+                    );
+                out.push(
+                    Diagnostic::error(format!("{at} is missing the required key `{prop}`"))
+                        .at(&src.name, positions.key(&pointer))
+                        .help(help),
+                );
+            }
+            kind => {
+                let what = title.map(lowercase_first);
+                let message = match (kind, &what) {
+                    (ValidationErrorKind::Type { .. }, _) => format!(
+                        "{at} must be {}, found {}",
+                        expected_type(node),
+                        describe(instance)
+                    ),
+                    (ValidationErrorKind::Pattern { .. }, Some(w))
+                    | (ValidationErrorKind::Format { .. }, Some(w))
+                    | (ValidationErrorKind::OneOfNotValid { .. }, Some(w))
+                    | (ValidationErrorKind::OneOfMultipleValid { .. }, Some(w))
+                    | (ValidationErrorKind::AnyOf { .. }, Some(w)) => {
+                        format!("{at}: {} is not a valid {w}", describe(instance))
+                    }
+                    (ValidationErrorKind::Enum { options }, _) => format!(
+                        "{at}: {} is not one of {}",
+                        describe(instance),
+                        list(options)
+                    ),
+                    (ValidationErrorKind::Constant { expected_value }, _) => {
+                        format!(
+                            "{at} must be {expected_value}, found {}",
+                            describe(instance)
+                        )
+                    }
+                    _ => format!("{at}: {}", err.masked()),
+                };
+                let help = description
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| "see the spec reference in the README".to_owned());
+                out.push(
+                    Diagnostic::error(message)
+                        .at(&src.name, positions.value(&pointer))
+                        .help(help),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// `/teams/ml-engineering/quota/cpu` → `teams.ml-engineering.quota.cpu` (`the spec` for the root).
+pub fn display_path(pointer: &str) -> String {
+    if pointer.is_empty() {
+        return "the spec".to_owned();
+    }
+    pointer
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn expected_type(node: Option<&Value>) -> String {
+    match node.and_then(|n| n.get("type")) {
+        Some(Value::String(t)) => article(t),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(article)
+            .collect::<Vec<_>>()
+            .join(" or "),
+        _ => "of another type".to_owned(),
+    }
+}
+
+fn article(t: &str) -> String {
+    match t {
+        "object" => "a map".to_owned(),
+        "array" => "a list".to_owned(),
+        "integer" => "a whole number".to_owned(),
+        "number" => "a number".to_owned(),
+        "boolean" => "true or false".to_owned(),
+        "string" => "a string".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "nothing (null)".to_owned(),
+        Value::Object(_) => "a map".to_owned(),
+        Value::Array(_) => "a list".to_owned(),
+        Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+fn list(options: &Value) -> String {
+    match options.as_array() {
+        Some(items) => items
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => options.to_string(),
+    }
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_schema_compiles() {
+        let _ = compiled();
+    }
+
+    #[test]
+    fn display_paths_are_dotted() {
+        assert_eq!(display_path("/teams/a/quota/cpu"), "teams.a.quota.cpu");
+        assert_eq!(
+            display_path("/gpuPools/a100/nodeSelector/nvidia.com~1gpu"),
+            "gpuPools.a100.nodeSelector.nvidia.com/gpu"
+        );
+        assert_eq!(display_path(""), "the spec");
+    }
+}

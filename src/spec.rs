@@ -1,0 +1,156 @@
+//! The raw environment spec: exactly what the user wrote, typed. Nothing here is trusted yet;
+//! only `validate` turns it into an `Env`.
+//!
+//! Maps keyed by name are `BTreeMap`s so that everything downstream iterates in sorted order.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawSpec {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub cluster: RawCluster,
+    pub images: BTreeMap<String, String>,
+    #[serde(default)]
+    pub gpu_pools: BTreeMap<String, RawGpuPool>,
+    #[serde(default)]
+    pub storage: BTreeMap<String, RawVolume>,
+    pub roles: BTreeMap<String, RawRole>,
+    pub teams: BTreeMap<String, RawTeam>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawCluster {
+    pub kubernetes_version: String,
+    #[serde(default = "default_node_port_range")]
+    pub node_port_range: String,
+    #[serde(default)]
+    pub storage_class: Option<String>,
+    #[serde(default)]
+    pub namespace_prefix: String,
+}
+
+fn default_node_port_range() -> String {
+    "30000-32767".to_owned()
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawGpuPool {
+    pub resource: String,
+    pub capacity: u32,
+    #[serde(default)]
+    pub node_selector: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tolerations: Vec<RawToleration>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawToleration {
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub operator: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub effect: Option<String>,
+    #[serde(default)]
+    pub toleration_seconds: Option<i64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawVolume {
+    pub size: RawQuantity,
+    #[serde(default)]
+    pub nfs: Option<RawNfs>,
+    #[serde(default)]
+    pub storage_class: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNfs {
+    pub server: String,
+    pub path: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawRole {
+    pub image: String,
+    pub cpu: RawQuantity,
+    pub memory: RawQuantity,
+    #[serde(default)]
+    pub home_size: Option<RawQuantity>,
+    #[serde(default)]
+    pub mounts: BTreeMap<String, MountMode>,
+    #[serde(default)]
+    pub gpu: Option<RawGpuRequest>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MountMode {
+    ReadOnly,
+    ReadWrite,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGpuRequest {
+    pub pool: String,
+    pub count: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawTeam {
+    #[serde(default)]
+    pub members: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub per_member: bool,
+    #[serde(default)]
+    pub quota: Option<RawQuota>,
+    #[serde(default)]
+    pub node_ports: BTreeMap<String, u32>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuota {
+    #[serde(default)]
+    pub cpu: Option<RawQuantity>,
+    #[serde(default)]
+    pub memory: Option<RawQuantity>,
+    #[serde(default)]
+    pub gpu: Option<u32>,
+}
+
+/// A Kubernetes quantity as written: `"500m"`, `8Gi`, or a bare number such as `2`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawQuantity(pub String);
+
+impl<'de> Deserialize<'de> for RawQuantity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            S(String),
+            N(serde_json::Number),
+        }
+        Ok(RawQuantity(match Either::deserialize(d)? {
+            Either::S(s) => s,
+            Either::N(n) => n.to_string(),
+        }))
+    }
+}

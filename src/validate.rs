@@ -1,0 +1,954 @@
+//! Raw spec → `Env`: every rule of DESIGN.md's "Validation" section. Pure: no I/O. All errors
+//! are collected, not just the first; each points at the line where the offending value was
+//! written.
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::model::*;
+use crate::nodeport::{self, PortError, ServerKey};
+use crate::schema::{self, display_path};
+use crate::source::SourceFile;
+use crate::spec::*;
+use crate::yaml::{self, Positions, escape};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A valid environment, and the warnings found on the way.
+#[derive(Debug)]
+pub struct Checked {
+    pub env: Env,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Kubernetes' limit for names that are DNS-1123 labels.
+pub const MAX_NAME: usize = 63;
+
+/// Suffixes nbgen appends to a server's name (`<server>-token` is the Secret, `-home` the PVC).
+const SERVER_SUFFIXES: [&str; 2] = ["-token", "-home"];
+
+/// Parse, schema-check and validate one environment spec. `env_name` is the name the spec was
+/// asked for by (its file stem); `previous_ports` the NodePorts in the current output.
+pub fn validate(
+    src: &SourceFile,
+    env_name: &str,
+    previous_ports: &BTreeMap<ServerKey, u16>,
+) -> Result<Checked, Vec<Diagnostic>> {
+    let (value, pos) = yaml::parse(src).map_err(|d| vec![d])?;
+    let schema_errors = schema::check(&value, &pos, src);
+    if !schema_errors.is_empty() {
+        return Err(schema_errors);
+    }
+    let raw: RawSpec = serde_json::from_value(value).map_err(|e| {
+        vec![
+            Diagnostic::error(format!("the spec does not fit nbgen's model: {e}"))
+                .in_file(&src.name)
+                .help("this is a bug in nbgen's schema; please report it with the spec"),
+        ]
+    })?;
+    let mut cx = Cx {
+        src,
+        pos: &pos,
+        diags: Vec::new(),
+    };
+    let env = cx.env(&raw, env_name, previous_ports);
+    let (errors, warnings): (Vec<_>, Vec<_>) = cx.diags.into_iter().partition(|d| d.is_error());
+    match env {
+        Some(env) if errors.is_empty() => Ok(Checked { env, warnings }),
+        _ => Err(errors.into_iter().chain(warnings).collect()),
+    }
+}
+
+/// Build a JSON pointer from segments.
+fn ptr(segments: &[&str]) -> String {
+    segments.iter().map(|s| format!("/{}", escape(s))).collect()
+}
+
+struct Cx<'a> {
+    src: &'a SourceFile,
+    pos: &'a Positions,
+    diags: Vec<Diagnostic>,
+}
+
+impl Cx<'_> {
+    fn error(&mut self, at: &str, message: impl Into<String>, help: impl Into<String>) {
+        let span = self.pos.value(at);
+        self.diags.push(
+            Diagnostic::error(message)
+                .at(&self.src.name, span)
+                .help(help),
+        );
+    }
+
+    fn error_at_key(&mut self, at: &str, message: impl Into<String>, help: impl Into<String>) {
+        let span = self.pos.key(at);
+        self.diags.push(
+            Diagnostic::error(message)
+                .at(&self.src.name, span)
+                .help(help),
+        );
+    }
+
+    fn warn_at_key(&mut self, at: &str, message: impl Into<String>, help: impl Into<String>) {
+        let span = self.pos.key(at);
+        self.diags.push(
+            Diagnostic::warning(message)
+                .at(&self.src.name, span)
+                .help(help),
+        );
+    }
+
+    fn env(
+        &mut self,
+        raw: &RawSpec,
+        env_name: &str,
+        previous_ports: &BTreeMap<ServerKey, u16>,
+    ) -> Option<Env> {
+        if raw.name != env_name {
+            self.error(
+                "/name",
+                format!(
+                    "the environment is named `{}` but its file is `{}`",
+                    raw.name, self.src.name
+                ),
+                format!(
+                    "set `name: {env_name}`, or rename the file to environments/{}.yaml",
+                    raw.name
+                ),
+            );
+        }
+        let node_ports = self.node_port_range(&raw.cluster.node_port_range);
+        self.check_images(raw);
+        let gpu_pools = self.gpu_pools(raw);
+        let volumes = self.volumes(raw);
+        let roles = self.roles(raw, &gpu_pools, &volumes);
+        let mut teams = self.teams(raw, &roles, &volumes);
+        self.check_gpu_capacity(raw, &teams, &gpu_pools);
+        self.check_shared_volumes(raw, &teams, &volumes);
+        self.warn_unused(raw, &teams);
+        let node_ports = node_ports?;
+        self.assign_ports(raw, node_ports, &mut teams, previous_ports);
+        Some(Env {
+            name: raw.name.clone(),
+            source: self.src.name.clone(),
+            kubernetes_version: raw.cluster.kubernetes_version.clone(),
+            node_ports,
+            storage_class: raw.cluster.storage_class.clone(),
+            gpu_pools,
+            volumes,
+            teams,
+        })
+    }
+
+    fn node_port_range(&mut self, text: &str) -> Option<(u16, u16)> {
+        let parsed = text
+            .split_once('-')
+            .and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?)))
+            .filter(|(a, b)| 0 < *a && a <= b);
+        if parsed.is_none() {
+            self.error(
+                "/cluster/nodePortRange",
+                format!("cluster.nodePortRange `{text}` is not a port range"),
+                "write it as LOW-HIGH with 1 <= LOW <= HIGH <= 65535, matching the API server's --service-node-port-range (default 30000-32767)",
+            );
+        }
+        parsed
+    }
+
+    fn check_images(&mut self, raw: &RawSpec) {
+        for (name, image) in &raw.images {
+            let at = ptr(&["images", name]);
+            let last = image.rsplit('/').next().unwrap_or(image);
+            let digest = image.contains("@sha256:");
+            let tag = last.split_once(':').map(|(_, t)| t);
+            if !digest && matches!(tag, None | Some("latest")) {
+                self.diags.push(
+                    Diagnostic::warning(format!(
+                        "image `{name}` ({image}) has no fixed version"
+                    ))
+                    .at(&self.src.name, self.pos.value(&at))
+                    .help("pin a tag such as :1.4.2 or a digest (@sha256:...) so every render deploys the same image"),
+                );
+            }
+        }
+    }
+
+    fn gpu_pools(&mut self, raw: &RawSpec) -> BTreeMap<String, GpuPool> {
+        raw.gpu_pools
+            .iter()
+            .map(|(name, p)| {
+                let pool = GpuPool {
+                    name: name.clone(),
+                    resource: p.resource.clone(),
+                    capacity: p.capacity,
+                    node_selector: p.node_selector.clone(),
+                    tolerations: p
+                        .tolerations
+                        .iter()
+                        .map(|t| Toleration {
+                            key: t.key.clone(),
+                            operator: t.operator.clone(),
+                            value: t.value.clone(),
+                            effect: t.effect.clone(),
+                            toleration_seconds: t.toleration_seconds,
+                        })
+                        .collect(),
+                };
+                (name.clone(), pool)
+            })
+            .collect()
+    }
+
+    fn volumes(&mut self, raw: &RawSpec) -> BTreeMap<String, Volume> {
+        let mut out = BTreeMap::new();
+        for (name, v) in &raw.storage {
+            let at = ptr(&["storage", name]);
+            let size = self.quantity(&format!("{at}/size"), &v.size, Unit::Bytes);
+            let backend = match (&v.nfs, &v.storage_class) {
+                (Some(nfs), None) => {
+                    if !nfs.path.starts_with('/') {
+                        self.error(
+                            &format!("{at}/nfs/path"),
+                            format!(
+                                "storage.{name}.nfs.path `{}` is not an absolute path",
+                                nfs.path
+                            ),
+                            "write the export path as the NFS server shows it, starting with /",
+                        );
+                    }
+                    Some(VolumeBackend::Nfs {
+                        server: nfs.server.clone(),
+                        path: nfs.path.clone(),
+                    })
+                }
+                (None, Some(class)) => Some(VolumeBackend::StorageClass(class.clone())),
+                _ => {
+                    self.error_at_key(
+                        &at,
+                        format!("storage.{name} needs exactly one of `nfs` or `storageClass`"),
+                        "use nfs: {server, path} for a volume several teams share, or storageClass: <class> for one team's dynamic volume",
+                    );
+                    None
+                }
+            };
+            if let (Some(size), Some(backend)) = (size, backend) {
+                out.insert(
+                    name.clone(),
+                    Volume {
+                        name: name.clone(),
+                        size,
+                        backend,
+                    },
+                );
+            }
+        }
+        out
+    }
+
+    fn roles(
+        &mut self,
+        raw: &RawSpec,
+        pools: &BTreeMap<String, GpuPool>,
+        volumes: &BTreeMap<String, Volume>,
+    ) -> BTreeMap<String, ResolvedRole> {
+        let mut out = BTreeMap::new();
+        for (name, r) in &raw.roles {
+            let at = ptr(&["roles", name]);
+            let image = match raw.images.get(&r.image) {
+                Some(i) => Some(i.clone()),
+                None => {
+                    self.unresolved(
+                        &format!("{at}/image"),
+                        "image",
+                        &r.image,
+                        raw.images.keys(),
+                        "images",
+                    );
+                    None
+                }
+            };
+            let cpu = self.quantity(&format!("{at}/cpu"), &r.cpu, Unit::Cpu);
+            let memory = self.quantity(&format!("{at}/memory"), &r.memory, Unit::Bytes);
+            let home_size = match &r.home_size {
+                Some(q) => self.quantity(&format!("{at}/homeSize"), q, Unit::Bytes),
+                None => Some(Quantity {
+                    text: "10Gi".to_owned(),
+                    value: 10 * (1 << 30) * 1000,
+                }),
+            };
+            let gpu = match &r.gpu {
+                None => Some(None),
+                Some(g) => match pools.get(&g.pool) {
+                    Some(p) => Some(Some(GpuUse {
+                        pool: p.name.clone(),
+                        resource: p.resource.clone(),
+                        count: g.count,
+                    })),
+                    None => {
+                        self.unresolved(
+                            &format!("{at}/gpu/pool"),
+                            "GPU pool",
+                            &g.pool,
+                            raw.gpu_pools.keys(),
+                            "gpuPools",
+                        );
+                        None
+                    }
+                },
+            };
+            let mut mounts = Vec::new();
+            for (vol, mode) in &r.mounts {
+                if volumes.contains_key(vol) {
+                    mounts.push((vol.clone(), *mode == MountMode::ReadOnly));
+                } else if !raw.storage.contains_key(vol) {
+                    let at = format!("{at}/mounts/{}", escape(vol));
+                    let help = match did_you_mean(vol, raw.storage.keys().map(String::as_str)) {
+                        Some(c) => format!(
+                            "did you mean `{c}`? Shared volumes are defined under `storage:`"
+                        ),
+                        None => format!(
+                            "define it under `storage:` ({})",
+                            defined(raw.storage.keys())
+                        ),
+                    };
+                    self.error_at_key(
+                        &at,
+                        format!("role `{name}` mounts undefined volume `{vol}`"),
+                        help,
+                    );
+                }
+            }
+            if let (Some(image), Some(cpu), Some(memory), Some(home_size), Some(gpu)) =
+                (image, cpu, memory, home_size, gpu)
+            {
+                out.insert(
+                    name.clone(),
+                    ResolvedRole {
+                        image,
+                        cpu,
+                        memory,
+                        home_size,
+                        gpu,
+                        mounts,
+                    },
+                );
+            }
+        }
+        out
+    }
+
+    fn teams(
+        &mut self,
+        raw: &RawSpec,
+        roles: &BTreeMap<String, ResolvedRole>,
+        volumes: &BTreeMap<String, Volume>,
+    ) -> Vec<Team> {
+        let prefix = &raw.cluster.namespace_prefix;
+        let mut out = Vec::new();
+        for (name, t) in &raw.teams {
+            let at = ptr(&["teams", name]);
+            let namespace = format!("{prefix}{name}");
+            if namespace.len() > MAX_NAME {
+                self.error_at_key(
+                    &at,
+                    format!(
+                        "team `{name}` becomes namespace `{namespace}`, {} characters; Kubernetes allows {MAX_NAME}",
+                        namespace.len()
+                    ),
+                    "shorten the team name or cluster.namespacePrefix",
+                );
+            }
+            if t.per_member && t.members.is_empty() {
+                self.error(
+                    &format!("{at}/perMember"),
+                    format!("team `{name}` has perMember: true but no members"),
+                    "list the members who get a server each, or set perMember: false",
+                );
+            }
+            if t.members.is_empty() && t.groups.is_empty() {
+                self.warn_at_key(
+                    &at,
+                    format!("team `{name}` has no members or groups: nobody may use its servers"),
+                    "add members (Kubernetes users) or groups",
+                );
+            }
+            // Servers: one per role, or one per (role, member).
+            let slugs = if t.per_member {
+                self.slugs(&at, &t.members)
+            } else {
+                Vec::new()
+            };
+            let mut servers = Vec::new();
+            for (i, role_name) in t.roles.iter().enumerate() {
+                let role_at = format!("{at}/roles/{i}");
+                let Some(role) = roles.get(role_name) else {
+                    if !raw.roles.contains_key(role_name) {
+                        self.unresolved(&role_at, "role", role_name, raw.roles.keys(), "roles");
+                    }
+                    continue;
+                };
+                let names: Vec<(String, Option<String>)> = if t.per_member {
+                    slugs
+                        .iter()
+                        .map(|(member, slug)| (format!("{role_name}-{slug}"), Some(member.clone())))
+                        .collect()
+                } else {
+                    vec![(role_name.clone(), None)]
+                };
+                for (server, member) in names {
+                    let longest = SERVER_SUFFIXES.iter().map(|s| s.len()).max().unwrap_or(0);
+                    if server.len() + longest > MAX_NAME {
+                        self.error(
+                            &role_at,
+                            format!(
+                                "server `{server}` in team `{name}` is too long: its Secret `{server}-token` would be {} characters; Kubernetes allows {MAX_NAME}",
+                                server.len() + longest
+                            ),
+                            format!(
+                                "keep server names to {} characters: shorten the role name{}",
+                                MAX_NAME - longest,
+                                if t.per_member { " or the member's e-mail local part" } else { "" }
+                            ),
+                        );
+                        continue;
+                    }
+                    servers.push(Server {
+                        name: server,
+                        role: role_name.clone(),
+                        member,
+                        image: role.image.clone(),
+                        cpu: role.cpu.clone(),
+                        memory: role.memory.clone(),
+                        home_size: role.home_size.clone(),
+                        gpu: role.gpu.clone(),
+                        mounts: role.mounts.clone(),
+                        node_port: 0,
+                    });
+                }
+            }
+            servers.sort_by(|a, b| a.name.cmp(&b.name));
+
+            let mut claims: BTreeMap<String, bool> = BTreeMap::new();
+            for s in &servers {
+                for (vol, read_only) in &s.mounts {
+                    *claims.entry(vol.clone()).or_default() |= !read_only;
+                }
+            }
+            for vol in claims.keys() {
+                let pv = format!("{}-{name}-{vol}", raw.name);
+                if matches!(
+                    volumes.get(vol).map(|v| &v.backend),
+                    Some(VolumeBackend::Nfs { .. })
+                ) && pv.len() > MAX_NAME
+                {
+                    self.error_at_key(
+                        &at,
+                        format!(
+                            "the PersistentVolume for team `{name}`'s use of `{vol}` would be named `{pv}`, {} characters; Kubernetes allows {MAX_NAME}",
+                            pv.len()
+                        ),
+                        "PersistentVolumes are named <environment>-<team>-<volume>: shorten one of them",
+                    );
+                }
+            }
+            let quota = t
+                .quota
+                .as_ref()
+                .and_then(|q| self.quota(&at, name, q, &servers));
+            let mut members = t.members.clone();
+            members.sort();
+            let mut groups = t.groups.clone();
+            groups.sort();
+            out.push(Team {
+                name: name.clone(),
+                namespace,
+                members,
+                groups,
+                quota,
+                claims: claims
+                    .into_iter()
+                    .map(|(volume, writable)| Claim { volume, writable })
+                    .collect(),
+                servers,
+            });
+        }
+        out
+    }
+
+    /// Member → server-name slug; slugs that collide are an error naming both members.
+    fn slugs(&mut self, team_at: &str, members: &[String]) -> Vec<(String, String)> {
+        let mut seen: BTreeMap<String, &String> = BTreeMap::new();
+        let mut out = Vec::new();
+        for (i, member) in members.iter().enumerate() {
+            let at = format!("{team_at}/members/{i}");
+            let slug = slug(member);
+            if slug.is_empty() {
+                self.error(
+                    &at,
+                    format!("member `{member}` gives an empty server name"),
+                    "the part of the e-mail before @ must contain letters or digits",
+                );
+                continue;
+            }
+            if let Some(first) = seen.get(&slug) {
+                self.error(
+                    &at,
+                    format!("members `{first}` and `{member}` both become server name suffix `{slug}`"),
+                    "perMember servers are named <role>-<part of the e-mail before @>; these two collide. Give one a distinct address, or use perMember: false",
+                );
+                continue;
+            }
+            seen.insert(slug.clone(), member);
+            out.push((member.clone(), slug));
+        }
+        out.sort();
+        out
+    }
+
+    fn quota(
+        &mut self,
+        team_at: &str,
+        team: &str,
+        q: &RawQuota,
+        servers: &[Server],
+    ) -> Option<Quota> {
+        let at = format!("{team_at}/quota");
+        let cpu = match &q.cpu {
+            Some(c) => Some(self.quantity(&format!("{at}/cpu"), c, Unit::Cpu)?),
+            None => None,
+        };
+        let memory = match &q.memory {
+            Some(m) => Some(self.quantity(&format!("{at}/memory"), m, Unit::Bytes)?),
+            None => None,
+        };
+        if let Some(cap) = &cpu {
+            let used: i128 = servers.iter().map(|s| s.cpu.value).sum();
+            if used > cap.value {
+                self.error(
+                    &format!("{at}/cpu"),
+                    format!(
+                        "team `{team}`'s servers request {} CPU, over its quota of {}",
+                        milli_text(used),
+                        cap.text
+                    ),
+                    format!("raise quota.cpu to at least {}, or give the team fewer or smaller servers ({})", milli_text(used), server_list(servers, |s| s.cpu.text.clone())),
+                );
+            }
+        }
+        if let Some(cap) = &memory {
+            let used: i128 = servers.iter().map(|s| s.memory.value).sum();
+            if used > cap.value {
+                self.error(
+                    &format!("{at}/memory"),
+                    format!(
+                        "team `{team}`'s servers request {} of memory, over its quota of {}",
+                        bytes_text(used),
+                        cap.text
+                    ),
+                    format!("raise quota.memory to at least {}, or give the team fewer or smaller servers ({})", bytes_text(used), server_list(servers, |s| s.memory.text.clone())),
+                );
+            }
+        }
+        let mut per_resource: BTreeMap<&str, u32> = BTreeMap::new();
+        for s in servers {
+            if let Some(g) = &s.gpu {
+                *per_resource.entry(&g.resource).or_default() += g.count;
+            }
+        }
+        let mut gpu = Vec::new();
+        if let Some(cap) = q.gpu {
+            for (resource, used) in &per_resource {
+                if *used > cap {
+                    self.error(
+                        &format!("{at}/gpu"),
+                        format!("team `{team}`'s servers request {used} {resource}, over its quota of {cap}"),
+                        format!("raise quota.gpu to at least {used}, or give the team fewer GPU servers"),
+                    );
+                }
+                gpu.push(((*resource).to_owned(), cap));
+            }
+        }
+        Some(Quota { cpu, memory, gpu })
+    }
+
+    fn check_gpu_capacity(
+        &mut self,
+        raw: &RawSpec,
+        teams: &[Team],
+        pools: &BTreeMap<String, GpuPool>,
+    ) {
+        for pool in pools.values() {
+            let users: Vec<String> = teams
+                .iter()
+                .flat_map(|t| {
+                    t.servers.iter().filter_map(move |s| {
+                        s.gpu
+                            .as_ref()
+                            .filter(|g| g.pool == pool.name)
+                            .map(|g| format!("{}/{} ({})", t.name, s.name, g.count))
+                    })
+                })
+                .collect();
+            let used: u32 = teams
+                .iter()
+                .flat_map(|t| &t.servers)
+                .filter_map(|s| s.gpu.as_ref().filter(|g| g.pool == pool.name))
+                .map(|g| g.count)
+                .sum();
+            if used > pool.capacity {
+                self.error(
+                    &ptr(&["gpuPools", &pool.name, "capacity"]),
+                    format!(
+                        "GPU pool `{}` is over capacity: its servers ask for {used} GPUs, it has {}",
+                        pool.name, pool.capacity
+                    ),
+                    format!(
+                        "raise the capacity if the pool really has more GPUs, or lower the roles' gpu.count; servers on this pool: {}",
+                        users.join(", ")
+                    ),
+                );
+            }
+        }
+        let _ = raw;
+    }
+
+    fn check_shared_volumes(
+        &mut self,
+        raw: &RawSpec,
+        teams: &[Team],
+        volumes: &BTreeMap<String, Volume>,
+    ) {
+        for v in volumes.values() {
+            let users: Vec<&str> = teams
+                .iter()
+                .filter(|t| t.claims.iter().any(|c| c.volume == v.name))
+                .map(|t| t.name.as_str())
+                .collect();
+            if users.len() > 1 && matches!(v.backend, VolumeBackend::StorageClass(_)) {
+                self.error(
+                    &ptr(&["storage", &v.name, "storageClass"]),
+                    format!(
+                        "volume `{}` is used by {} teams ({}) but has a dynamic backend",
+                        v.name,
+                        users.len(),
+                        users.join(", ")
+                    ),
+                    "a dynamically provisioned claim belongs to one namespace; give the volume a static backend (nfs: {server, path}) so each team gets its own PersistentVolume onto the same data",
+                );
+            }
+            let writers = teams
+                .iter()
+                .flat_map(|t| &t.claims)
+                .any(|c| c.volume == v.name && c.writable);
+            if !users.is_empty() && !writers {
+                self.warn_at_key(
+                    &ptr(&["storage", &v.name]),
+                    format!("shared volume `{}` is mounted read-only everywhere: nobody writes it", v.name),
+                    "that is fine if something outside this environment fills it; otherwise give a role `readWrite`",
+                );
+            }
+        }
+        let _ = raw;
+    }
+
+    fn warn_unused(&mut self, raw: &RawSpec, teams: &[Team]) {
+        let used_roles: BTreeSet<&str> = raw
+            .teams
+            .values()
+            .flat_map(|t| t.roles.iter().map(String::as_str))
+            .collect();
+        for name in raw.roles.keys() {
+            if !used_roles.contains(name.as_str()) {
+                self.warn_at_key(
+                    &ptr(&["roles", name]),
+                    format!("role `{name}` is not used by any team"),
+                    "add it to a team's roles, or remove it",
+                );
+            }
+        }
+        let used_images: BTreeSet<&str> = raw.roles.values().map(|r| r.image.as_str()).collect();
+        for name in raw.images.keys() {
+            if !used_images.contains(name.as_str()) {
+                self.warn_at_key(
+                    &ptr(&["images", name]),
+                    format!("image `{name}` is not used by any role"),
+                    "use it in a role, or remove it",
+                );
+            }
+        }
+        let used_pools: BTreeSet<&str> = teams
+            .iter()
+            .flat_map(|t| &t.servers)
+            .filter_map(|s| s.gpu.as_ref())
+            .map(|g| g.pool.as_str())
+            .collect();
+        for name in raw.gpu_pools.keys() {
+            if !used_pools.contains(name.as_str()) {
+                self.warn_at_key(
+                    &ptr(&["gpuPools", name]),
+                    format!("GPU pool `{name}` is not used by any server"),
+                    "reference it from a role's gpu.pool, or remove it",
+                );
+            }
+        }
+        let used_volumes: BTreeSet<&str> = teams
+            .iter()
+            .flat_map(|t| &t.claims)
+            .map(|c| c.volume.as_str())
+            .collect();
+        for name in raw.storage.keys() {
+            if !used_volumes.contains(name.as_str()) {
+                self.warn_at_key(
+                    &ptr(&["storage", name]),
+                    format!("volume `{name}` is not mounted by any server"),
+                    "mount it from a role's mounts, or remove it",
+                );
+            }
+        }
+    }
+
+    fn assign_ports(
+        &mut self,
+        raw: &RawSpec,
+        range: (u16, u16),
+        teams: &mut [Team],
+        previous: &BTreeMap<ServerKey, u16>,
+    ) {
+        let servers: BTreeSet<ServerKey> = teams
+            .iter()
+            .flat_map(|t| {
+                t.servers
+                    .iter()
+                    .map(move |s| (t.name.clone(), s.name.clone()))
+            })
+            .collect();
+        let mut pins = BTreeMap::new();
+        for t in teams.iter() {
+            let Some(rt) = raw.teams.get(&t.name) else {
+                continue;
+            };
+            for (server, port) in &rt.node_ports {
+                if t.servers.iter().any(|s| &s.name == server) {
+                    pins.insert((t.name.clone(), server.clone()), *port);
+                } else {
+                    let names: Vec<&str> = t.servers.iter().map(|s| s.name.as_str()).collect();
+                    let help = match did_you_mean(server, names.iter().copied()) {
+                        Some(c) => format!("did you mean `{c}`?"),
+                        None => format!(
+                            "nodePorts are keyed by server name; team `{}` has: {}",
+                            t.name,
+                            names.join(", ")
+                        ),
+                    };
+                    self.error_at_key(
+                        &ptr(&["teams", &t.name, "nodePorts", server]),
+                        format!(
+                            "team `{}` pins a NodePort for unknown server `{server}`",
+                            t.name
+                        ),
+                        help,
+                    );
+                }
+            }
+        }
+        let pin_at = |k: &ServerKey| ptr(&["teams", &k.0, "nodePorts", &k.1]);
+        match nodeport::assign(range, &servers, &pins, previous) {
+            Ok(assignment) => {
+                for t in teams.iter_mut() {
+                    for s in &mut t.servers {
+                        s.node_port = assignment.ports[&(t.name.clone(), s.name.clone())];
+                    }
+                }
+                for m in assignment.moved {
+                    self.diags.push(
+                        Diagnostic::warning(format!(
+                            "NodePort of {}/{} moves from {} to {}: {}",
+                            m.server.0, m.server.1, m.from, m.to, m.why
+                        ))
+                        .at(&self.src.name, self.pos.key(&ptr(&["teams", &m.server.0])))
+                        .help("users who bookmarked the old port must update it; pin ports under the team's nodePorts to control them"),
+                    );
+                }
+            }
+            Err(errors) => {
+                for e in errors {
+                    match e {
+                        PortError::PinOutOfRange { server, port } => self.error(
+                            &pin_at(&server),
+                            format!("NodePort {port} for {}/{} is outside cluster.nodePortRange {}-{}", server.0, server.1, range.0, range.1),
+                            "pick a port inside the range, or widen the range (it must match the API server's --service-node-port-range)",
+                        ),
+                        PortError::PinTaken { server, other, port } => self.error(
+                            &pin_at(&server),
+                            format!("NodePort {port} for {}/{} is already pinned by {}/{}", server.0, server.1, other.0, other.1),
+                            "every server needs its own NodePort; pick another one",
+                        ),
+                        PortError::Exhausted { needed, available } => self.error(
+                            "/cluster/nodePortRange",
+                            format!(
+                                "the NodePort range is exhausted: {needed} notebook servers need a port each, cluster.nodePortRange {}-{} has {available}",
+                                range.0, range.1
+                            ),
+                            "widen cluster.nodePortRange (and the API server's --service-node-port-range to match), or render fewer servers",
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
+    fn unresolved<'k>(
+        &mut self,
+        at: &str,
+        what: &str,
+        name: &str,
+        defined_names: impl Iterator<Item = &'k String> + Clone,
+        section: &str,
+    ) {
+        let help = match did_you_mean(name, defined_names.clone().map(String::as_str)) {
+            Some(c) => format!("did you mean `{c}`?"),
+            None => format!("define it under `{section}:` ({})", defined(defined_names)),
+        };
+        self.error(
+            at,
+            format!("{} refers to undefined {what} `{name}`", display_path(at),),
+            help,
+        );
+    }
+
+    fn quantity(&mut self, at: &str, raw: &RawQuantity, unit: Unit) -> Option<Quantity> {
+        let text = raw.0.trim();
+        let parsed = kube_quantity::ParsedQuantity::try_from(text).ok();
+        // Milli-units, via f64: kube_quantity's integer conversions refuse milli suffixes.
+        let value = parsed
+            .and_then(|q| (q * 1000).to_bytes_f64())
+            .filter(|v| v.is_finite())
+            .map(|v| v.round() as i128);
+        match value {
+            Some(v) if v > 0 && !text.contains(char::is_whitespace) => Some(Quantity {
+                text: text.to_owned(),
+                value: v,
+            }),
+            Some(_) => {
+                self.error(
+                    at,
+                    format!(
+                        "{} must be more than zero, found `{text}`",
+                        display_path(at)
+                    ),
+                    unit.example(),
+                );
+                None
+            }
+            None => {
+                self.error(
+                    at,
+                    format!(
+                        "{} is not a Kubernetes quantity: `{text}`",
+                        display_path(at)
+                    ),
+                    unit.example(),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// A role with its references resolved; copied into each of its servers.
+struct ResolvedRole {
+    image: String,
+    cpu: Quantity,
+    memory: Quantity,
+    home_size: Quantity,
+    gpu: Option<GpuUse>,
+    mounts: Vec<(String, bool)>,
+}
+
+#[derive(Clone, Copy)]
+enum Unit {
+    Cpu,
+    Bytes,
+}
+
+impl Unit {
+    fn example(self) -> &'static str {
+        match self {
+            Unit::Cpu => "write CPU as cores (\"2\", \"0.5\") or millicores (\"500m\")",
+            Unit::Bytes => {
+                "write sizes with a binary suffix, no space: \"512Mi\", \"8Gi\", \"1Ti\""
+            }
+        }
+    }
+}
+
+/// The server-name suffix for a member: the part of the e-mail before `@`, lower-cased, every
+/// run of other characters turned into one `-`, no `-` at either end.
+pub fn slug(member: &str) -> String {
+    let local = member.split('@').next().unwrap_or_default().to_lowercase();
+    let mut out = String::new();
+    for c in local.chars() {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_owned()
+}
+
+fn defined<'k>(names: impl Iterator<Item = &'k String>) -> String {
+    let names: Vec<&str> = names.map(String::as_str).collect();
+    if names.is_empty() {
+        "none are defined yet".to_owned()
+    } else {
+        format!("defined: {}", names.join(", "))
+    }
+}
+
+/// CPU in milli-cores, as Kubernetes would write it.
+fn milli_text(milli: i128) -> String {
+    if milli % 1000 == 0 {
+        (milli / 1000).to_string()
+    } else {
+        format!("{milli}m")
+    }
+}
+
+fn bytes_text(milli: i128) -> String {
+    let b = milli / 1000;
+    const GI: i128 = 1 << 30;
+    const MI: i128 = 1 << 20;
+    if b % GI == 0 {
+        format!("{}Gi", b / GI)
+    } else if b % MI == 0 {
+        format!("{}Mi", b / MI)
+    } else {
+        b.to_string()
+    }
+}
+
+fn server_list(servers: &[Server], f: impl Fn(&Server) -> String) -> String {
+    servers
+        .iter()
+        .map(|s| format!("{} {}", s.name, f(s)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_dns_safe() {
+        assert_eq!(slug("Alice.Smith@example.com"), "alice-smith");
+        assert_eq!(slug("bob_@example.com"), "bob");
+        assert_eq!(slug("zoë@example.com"), "zo");
+        assert_eq!(slug("__@example.com"), "");
+    }
+
+    #[test]
+    fn quantities_print_readably() {
+        assert_eq!(milli_text(34_000), "34");
+        assert_eq!(milli_text(2_500), "2500m");
+        assert_eq!(bytes_text(8 * (1 << 30) * 1000), "8Gi");
+    }
+}

@@ -1,0 +1,277 @@
+//! Spec text → a JSON value plus the source position of every node in it. Pure: no I/O.
+//!
+//! serde-saphyr does the parsing proper: it rejects duplicate keys, bounds alias expansion and
+//! nesting, and reports syntax errors with a position. A second, cheap pass over the parser's
+//! event stream records where each node was written, keyed by JSON pointer, so that errors found
+//! later (schema, cross-references, capacity) can point at a line.
+
+use crate::diagnostic::Diagnostic;
+use crate::source::{SourceFile, Span};
+use serde_json::Value;
+use serde_saphyr::granit_parser::{Event, Parser};
+use std::collections::HashMap;
+
+/// Where a node was written: its key (for map entries) and its value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodePos {
+    pub key: Option<Span>,
+    pub value: Option<Span>,
+}
+
+/// Source positions of the nodes of one document, keyed by JSON pointer (`/teams/a/roles/0`).
+#[derive(Clone, Debug, Default)]
+pub struct Positions {
+    nodes: HashMap<String, NodePos>,
+}
+
+impl Positions {
+    /// The value at `pointer`, or the closest enclosing node that has a position.
+    pub fn value(&self, pointer: &str) -> Span {
+        self.find(pointer, |p| p.value)
+    }
+
+    /// The key of the entry at `pointer` (falls back to its value, then to enclosing nodes).
+    pub fn key(&self, pointer: &str) -> Span {
+        self.find(pointer, |p| p.key.or(p.value))
+    }
+
+    fn find(&self, pointer: &str, pick: impl Fn(&NodePos) -> Option<Span>) -> Span {
+        let mut p = pointer;
+        loop {
+            if let Some(span) = self.nodes.get(p).and_then(&pick) {
+                return span;
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return Span::START,
+            }
+        }
+    }
+}
+
+/// Escape one JSON pointer segment (RFC 6901).
+pub fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// Largest spec nbgen reads. Real environments are tens of kilobytes; the generated
+/// 5,000-team benchmark spec is a few megabytes.
+pub const MAX_SPEC_BYTES: usize = 16 * 1024 * 1024;
+
+/// Parse one YAML document. On failure, the diagnostic points at the offending position.
+pub fn parse(src: &SourceFile) -> Result<(Value, Positions), Diagnostic> {
+    if src.text.trim().is_empty()
+        || src
+            .text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Err(Diagnostic::error("the environment file is empty")
+            .at(&src.name, Span::START)
+            .help("start from environments/prod.yaml in the nbgen repository, or see the spec reference in the README"));
+    }
+    let value: Value = serde_saphyr::from_str(&src.text).map_err(|e| syntax_error(src, &e))?;
+    Ok((value, positions(&src.text)))
+}
+
+fn syntax_error(src: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
+    let plain = e.without_snippet().to_string();
+    // serde-saphyr prefixes "error: line L column C: "; the position is rendered separately.
+    let message = plain
+        .strip_prefix("error: ")
+        .unwrap_or(&plain)
+        .split_once(": ")
+        .filter(|(head, _)| head.starts_with("line "))
+        .map_or(plain.as_str(), |(_, rest)| rest)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
+        .trim()
+        .to_owned();
+    // ... and sometimes suffixes " at line L, column C".
+    let message = match message.rfind(" at line ") {
+        Some(i) if message[i..].contains(", column ") => message[..i].to_owned(),
+        _ => message,
+    };
+    let span = e
+        .location()
+        .filter(|l| l.line() > 0)
+        .map_or(Span::START, |l| {
+            Span::new(l.line() as usize, l.column().max(1) as usize, 1)
+        });
+    let help = if message.contains("duplicate mapping key") {
+        "each name may appear once in a map; merge the two entries or rename one"
+    } else if message.contains("tab") {
+        "YAML indents with spaces only; replace the tab with spaces"
+    } else if message.contains("budget") || message.contains("alias") || message.contains("depth") {
+        "the spec is too deeply nested or expands too many aliases; write it out plainly"
+    } else {
+        "fix the YAML syntax at this position (check indentation, quotes and brackets)"
+    };
+    Diagnostic::error(format!("invalid YAML: {message}"))
+        .at(&src.name, span)
+        .help(help)
+}
+
+enum Frame {
+    Map {
+        pointer: String,
+        key: Option<(String, Span)>,
+    },
+    Seq {
+        pointer: String,
+        index: usize,
+    },
+    /// Inside a complex (non-scalar) key; its contents have no pointer.
+    Skip,
+}
+
+/// Record the position of every node. Runs only on text serde-saphyr accepted, so nesting and
+/// size are already bounded.
+fn positions(text: &str) -> Positions {
+    let mut nodes = HashMap::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut seen_root = false;
+    for item in Parser::new_from_str(text) {
+        let Ok((event, span)) = item else { break };
+        let start = Span::new(span.start.line(), span.start.col() + 1, 1);
+        let len = if span.end.line() == span.start.line() {
+            span.end.col().saturating_sub(span.start.col()).max(1)
+        } else {
+            1
+        };
+        let here = Span { len, ..start };
+        let (is_node, opens) = match &event {
+            Event::Scalar(..) | Event::Alias(..) => (true, None),
+            Event::MappingStart(..) => (true, Some(true)),
+            Event::SequenceStart(..) => (true, Some(false)),
+            Event::MappingEnd | Event::SequenceEnd => {
+                stack.pop();
+                finish_value(&mut stack);
+                continue;
+            }
+            _ => continue,
+        };
+        if !is_node {
+            continue;
+        }
+        // Is this node a map key? Then remember it and wait for its value.
+        let pointer = match stack.last_mut() {
+            Some(Frame::Skip) => {
+                if opens.is_some() {
+                    stack.push(Frame::Skip);
+                }
+                continue;
+            }
+            Some(Frame::Map {
+                key: slot @ None, ..
+            }) => {
+                match &event {
+                    Event::Scalar(v, ..) => *slot = Some((v.to_string(), here)),
+                    _ => {
+                        *slot = Some((String::new(), here));
+                        if opens.is_some() {
+                            stack.push(Frame::Skip);
+                        }
+                    }
+                }
+                continue;
+            }
+            Some(Frame::Map {
+                pointer,
+                key: Some((k, key_span)),
+            }) => {
+                let p = format!("{pointer}/{}", escape(k));
+                nodes.insert(
+                    p.clone(),
+                    NodePos {
+                        key: Some(*key_span),
+                        value: Some(here),
+                    },
+                );
+                p
+            }
+            Some(Frame::Seq { pointer, index }) => {
+                let p = format!("{pointer}/{index}");
+                nodes.insert(
+                    p.clone(),
+                    NodePos {
+                        key: None,
+                        value: Some(here),
+                    },
+                );
+                p
+            }
+            None => {
+                if seen_root {
+                    break; // only the first document matters
+                }
+                seen_root = true;
+                nodes.insert(
+                    String::new(),
+                    NodePos {
+                        key: None,
+                        value: Some(here),
+                    },
+                );
+                String::new()
+            }
+        };
+        match opens {
+            Some(true) => stack.push(Frame::Map { pointer, key: None }),
+            Some(false) => stack.push(Frame::Seq { pointer, index: 0 }),
+            None => finish_value(&mut stack),
+        }
+    }
+    Positions { nodes }
+}
+
+/// A value just ended: the enclosing map waits for its next key, a sequence moves on.
+fn finish_value(stack: &mut [Frame]) {
+    match stack.last_mut() {
+        Some(Frame::Map { key, .. }) => *key = None,
+        Some(Frame::Seq { index, .. }) => *index += 1,
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<(Value, Positions), Diagnostic> {
+        parse(&SourceFile::new("t.yaml", text))
+    }
+
+    #[test]
+    fn records_keys_and_values() {
+        let (_, pos) = parse_str("a: 1\nteams:\n  ds:\n    roles: [prep, train]\n").unwrap();
+        assert_eq!(pos.value("/a"), Span::new(1, 4, 1));
+        assert_eq!(pos.key("/teams/ds"), Span::new(3, 3, 2));
+        assert_eq!(pos.value("/teams/ds/roles/1"), Span::new(4, 19, 5));
+        // unknown pointers fall back to the closest enclosing node
+        assert_eq!(pos.value("/teams/ds/roles/9"), Span::new(4, 12, 1));
+    }
+
+    #[test]
+    fn nested_maps_in_sequences() {
+        let text = "t:\n  - key: a\n    effect: X\n  - key: b\n";
+        let (_, pos) = parse_str(text).unwrap();
+        assert_eq!(pos.value("/t/1/key"), Span::new(4, 10, 1));
+        assert_eq!(pos.key("/t/0/effect"), Span::new(3, 5, 6));
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected_with_position() {
+        let e = parse_str("teams:\n  a: {}\n  a: {}\n").unwrap_err();
+        assert_eq!(e.message, "invalid YAML: duplicate mapping key: a");
+        assert_eq!(e.span, Some(Span::new(3, 3, 1)));
+    }
+
+    #[test]
+    fn empty_file_is_an_error() {
+        let e = parse_str("# only a comment\n").unwrap_err();
+        assert_eq!(e.message, "the environment file is empty");
+    }
+}
