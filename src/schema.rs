@@ -31,8 +31,18 @@ fn compiled() -> &'static Compiled {
 pub fn check(value: &Value, positions: &Positions, src: &SourceFile) -> Vec<Diagnostic> {
     let c = compiled();
     let mut out = Vec::new();
+    // One error per value: a value of the wrong type also fails its enum or pattern.
+    let mut reported = std::collections::HashSet::new();
     for err in c.validator.iter_errors(value) {
         let pointer = err.instance_path().as_str().to_owned();
+        let is_key_error = matches!(
+            err.kind(),
+            ValidationErrorKind::AdditionalProperties { .. }
+                | ValidationErrorKind::PropertyNames { .. }
+        );
+        if !is_key_error && !reported.insert(pointer.clone()) {
+            continue;
+        }
         let schema_path = err.schema_path().as_str().to_owned();
         // The schema node that holds the failing keyword: its title/description explain it.
         let node = schema_path
@@ -65,6 +75,31 @@ pub fn check(value: &Value, positions: &Positions, src: &SourceFile) -> Vec<Diag
                     );
                 }
             }
+            ValidationErrorKind::PropertyNames { error } => {
+                // The offending key is the inner error's instance; point at the key itself.
+                let key = error.instance().as_str().unwrap_or_default().to_owned();
+                let key_ptr = format!("{pointer}/{}", crate::yaml::escape(&key));
+                let inner_path = error.schema_path().as_str();
+                let names = inner_path
+                    .rfind('/')
+                    .and_then(|i| c.schema.pointer(&inner_path[..i]));
+                let what = names
+                    .and_then(|n| n.get("title"))
+                    .and_then(Value::as_str)
+                    .map_or_else(|| "name".to_owned(), lowercase_first);
+                let help = names
+                    .and_then(|n| {
+                        n.get("patternErrorMessage")
+                            .or_else(|| n.get("description"))
+                    })
+                    .and_then(Value::as_str)
+                    .unwrap_or("use lower-case letters, digits and '-'");
+                out.push(
+                    Diagnostic::error(format!("`{key}` in {at} is not a valid {what}"))
+                        .at(&src.name, positions.key(&key_ptr))
+                        .help(help),
+                );
+            }
             ValidationErrorKind::Required { property } => {
                 let prop = property.as_str().unwrap_or_default();
                 let help = node
@@ -92,9 +127,10 @@ pub fn check(value: &Value, positions: &Positions, src: &SourceFile) -> Vec<Diag
                     | (ValidationErrorKind::Format { .. }, Some(w))
                     | (ValidationErrorKind::OneOfNotValid { .. }, Some(w))
                     | (ValidationErrorKind::OneOfMultipleValid { .. }, Some(w))
-                    | (ValidationErrorKind::AnyOf { .. }, Some(w)) => {
-                        format!("{at}: {} is not a valid {w}", describe(instance))
-                    }
+                    | (ValidationErrorKind::AnyOf { .. }, Some(w)) => match instance.as_ref() {
+                        Value::Object(_) | Value::Array(_) => format!("{at} is not a valid {w}"),
+                        v => format!("{at}: {} is not a valid {w}", describe(v)),
+                    },
                     (ValidationErrorKind::Enum { options }, _) => format!(
                         "{at}: {} is not one of {}",
                         describe(instance),
@@ -108,7 +144,12 @@ pub fn check(value: &Value, positions: &Positions, src: &SourceFile) -> Vec<Diag
                     }
                     _ => format!("{at}: {}", err.masked()),
                 };
-                let help = description
+                let pattern_hint = node
+                    .and_then(|n| n.get("patternErrorMessage"))
+                    .and_then(Value::as_str)
+                    .filter(|_| matches!(kind, ValidationErrorKind::Pattern { .. }));
+                let help = pattern_hint
+                    .or(description)
                     .map(str::to_owned)
                     .unwrap_or_else(|| "see the spec reference in the README".to_owned());
                 out.push(
@@ -181,11 +222,12 @@ fn list(options: &Value) -> String {
     }
 }
 
+/// "Shared volume" → "shared volume", but "DNS-1035 label" stays as it is.
 fn lowercase_first(s: &str) -> String {
     let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
+    match (c.next(), c.clone().next()) {
+        (Some(f), Some(second)) if !second.is_uppercase() => f.to_lowercase().chain(c).collect(),
+        _ => s.to_owned(),
     }
 }
 
