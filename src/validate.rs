@@ -122,9 +122,13 @@ impl Cx<'_> {
         let mut teams = self.teams(raw, &roles, &volumes);
         self.check_gpu_capacity(raw, &teams, &gpu_pools);
         self.check_shared_volumes(raw, &teams, &volumes);
-        self.warn_unused(raw, &teams);
+        // Unused-name warnings after an error are mostly its echo (a misspelt reference leaves
+        // the intended name "unused"): report them once the errors are fixed.
+        if !self.diags.iter().any(Diagnostic::is_error) {
+            self.warn_unused(raw, &teams);
+        }
         let node_ports = node_ports?;
-        self.assign_ports(raw, node_ports, &mut teams, previous_ports);
+        self.assign_ports(raw, &roles, node_ports, &mut teams, previous_ports);
         Some(Env {
             name: raw.name.clone(),
             source: self.src.name.clone(),
@@ -256,6 +260,7 @@ impl Cx<'_> {
                 None => {
                     self.unresolved(
                         &format!("{at}/image"),
+                        &format!("role `{name}`"),
                         "image",
                         &r.image,
                         raw.images.keys(),
@@ -284,6 +289,7 @@ impl Cx<'_> {
                     None => {
                         self.unresolved(
                             &format!("{at}/gpu/pool"),
+                            &format!("role `{name}`"),
                             "GPU pool",
                             &g.pool,
                             raw.gpu_pools.keys(),
@@ -380,7 +386,14 @@ impl Cx<'_> {
                 let role_at = format!("{at}/roles/{i}");
                 let Some(role) = roles.get(role_name) else {
                     if !raw.roles.contains_key(role_name) {
-                        self.unresolved(&role_at, "role", role_name, raw.roles.keys(), "roles");
+                        self.unresolved(
+                            &role_at,
+                            &format!("team `{name}`"),
+                            "role",
+                            role_name,
+                            raw.roles.keys(),
+                            "roles",
+                        );
                     }
                     continue;
                 };
@@ -707,6 +720,7 @@ impl Cx<'_> {
     fn assign_ports(
         &mut self,
         raw: &RawSpec,
+        roles: &BTreeMap<String, ResolvedRole>,
         range: (u16, u16),
         teams: &mut [Team],
         previous: &BTreeMap<ServerKey, u16>,
@@ -724,10 +738,12 @@ impl Cx<'_> {
             let Some(rt) = raw.teams.get(&t.name) else {
                 continue;
             };
+            let all_roles_resolved = rt.roles.iter().all(|r| roles.contains_key(r));
             for (server, port) in &rt.node_ports {
                 if t.servers.iter().any(|s| &s.name == server) {
                     pins.insert((t.name.clone(), server.clone()), *port);
-                } else {
+                } else if all_roles_resolved {
+                    // (Otherwise the server is missing because a role did not resolve: reported.)
                     let names: Vec<&str> = t.servers.iter().map(|s| s.name.as_str()).collect();
                     let help = match did_you_mean(server, names.iter().copied()) {
                         Some(c) => format!("did you mean `{c}`?"),
@@ -797,6 +813,7 @@ impl Cx<'_> {
     fn unresolved<'k>(
         &mut self,
         at: &str,
+        subject: &str,
         what: &str,
         name: &str,
         defined_names: impl Iterator<Item = &'k String> + Clone,
@@ -808,7 +825,7 @@ impl Cx<'_> {
         };
         self.error(
             at,
-            format!("{} refers to undefined {what} `{name}`", display_path(at),),
+            format!("{subject} uses undefined {what} `{name}`"),
             help,
         );
     }
