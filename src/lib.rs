@@ -13,6 +13,7 @@ pub mod model;
 pub mod nodeport;
 pub mod output;
 pub mod project;
+pub mod schedule;
 pub mod schema;
 pub mod source;
 pub mod spec;

@@ -1,8 +1,10 @@
 //! Rendered Kubernetes objects, their identity, and the one rule that names their files.
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    Namespace, PersistentVolume, PersistentVolumeClaim, ResourceQuota, Service, ServiceAccount,
+    ConfigMap, Namespace, PersistentVolume, PersistentVolumeClaim, ResourceQuota, Service,
+    ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -56,6 +58,9 @@ pub enum Object {
     PersistentVolumeClaim(Box<PersistentVolumeClaim>),
     Deployment(Box<Deployment>),
     Service(Box<Service>),
+    ConfigMap(Box<ConfigMap>),
+    Job(Box<Job>),
+    CronJob(Box<CronJob>),
 }
 
 macro_rules! each_kind {
@@ -71,6 +76,9 @@ macro_rules! each_kind {
             Object::PersistentVolumeClaim($o) => $body,
             Object::Deployment($o) => $body,
             Object::Service($o) => $body,
+            Object::ConfigMap($o) => $body,
+            Object::Job($o) => $body,
+            Object::CronJob($o) => $body,
         }
     };
 }
@@ -95,7 +103,10 @@ from_kind!(
     PersistentVolume,
     PersistentVolumeClaim,
     Deployment,
-    Service
+    Service,
+    ConfigMap,
+    Job,
+    CronJob
 );
 
 impl Object {

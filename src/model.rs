@@ -23,6 +23,8 @@ pub struct Env {
     pub gpu_pools: BTreeMap<String, GpuPool>,
     pub volumes: BTreeMap<String, Volume>,
     pub teams: Vec<Team>,
+    /// Notebook jobs (docs/jobs.md), sorted by name; each runs in its team's namespace.
+    pub jobs: Vec<Job>,
 }
 
 #[derive(Clone, Debug)]
@@ -104,4 +106,45 @@ pub struct GpuUse {
     pub pool: String,
     pub resource: String,
     pub count: u32,
+}
+
+/// A notebook that papermill runs to completion: once (a Job) or on a schedule (a CronJob).
+/// Image, resources, GPUs and mounts are its role's, exactly as for the role's servers.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// Unique in the environment; names the Job or CronJob, its ServiceAccount and
+    /// `<name>-params` ConfigMap.
+    pub name: String,
+    pub team: String,
+    pub namespace: String,
+    pub role: String,
+    pub image: String,
+    pub cpu: Quantity,
+    pub memory: Quantity,
+    pub gpu: Option<GpuUse>,
+    /// `(volume, read_only)`, sorted by volume: the role's mounts.
+    pub mounts: Vec<(String, bool)>,
+    /// Absolute, normalised, on one of `mounts`.
+    pub notebook: String,
+    /// Absolute, normalised, on a writable one of `mounts`.
+    pub output_dir: String,
+    /// papermill parameters; every map, at any depth, sorted by key.
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    /// `None`: a one-off Job.
+    pub schedule: Option<Schedule>,
+    pub backoff_limit: u32,
+    pub active_deadline_seconds: Option<u32>,
+    pub ttl_seconds_after_finished: Option<u32>,
+    /// Size limit of the emptyDir home at /home/jovyan.
+    pub scratch_size: Quantity,
+}
+
+/// When a scheduled job runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    /// A cron expression as Kubernetes accepts it (`0 2 * * *`, `@daily`).
+    pub cron: String,
+    /// An IANA time zone name; `None`: the kube-controller-manager's zone.
+    pub time_zone: Option<String>,
+    pub suspend: bool,
 }

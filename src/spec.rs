@@ -20,6 +20,8 @@ pub struct RawSpec {
     pub storage: BTreeMap<String, RawVolume>,
     pub roles: BTreeMap<String, RawRole>,
     pub teams: BTreeMap<String, RawTeam>,
+    #[serde(default)]
+    pub jobs: BTreeMap<String, RawJob>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -153,4 +155,31 @@ impl<'de> Deserialize<'de> for RawQuantity {
             Either::N(n) => n.to_string(),
         }))
     }
+}
+
+/// A notebook run to completion by papermill, once or on a schedule (docs/jobs.md).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawJob {
+    pub team: String,
+    pub role: String,
+    pub notebook: String,
+    pub output_dir: String,
+    /// In the order written; validation sorts it.
+    #[serde(default)]
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub schedule: Option<String>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub suspend: Option<bool>,
+    #[serde(default)]
+    pub backoff_limit: Option<u32>,
+    #[serde(default)]
+    pub active_deadline_seconds: Option<u32>,
+    #[serde(default)]
+    pub ttl_seconds_after_finished: Option<u32>,
+    #[serde(default)]
+    pub scratch_size: Option<RawQuantity>,
 }

@@ -11,6 +11,8 @@ use crate::spec::*;
 use crate::yaml::{self, Positions, escape};
 use std::collections::{BTreeMap, BTreeSet};
 
+mod jobs;
+
 /// A valid environment, and the warnings found on the way.
 #[derive(Debug)]
 pub struct Checked {
@@ -119,13 +121,15 @@ impl Cx<'_> {
         let gpu_pools = self.gpu_pools(raw);
         let volumes = self.volumes(raw);
         let roles = self.roles(raw, &gpu_pools, &volumes);
-        let mut teams = self.teams(raw, &roles, &volumes);
-        self.check_gpu_capacity(raw, &teams, &gpu_pools);
+        let jobs = self.jobs(raw, &roles);
+        let mut teams = self.teams(raw, &roles, &volumes, &jobs);
+        self.check_job_collisions(&jobs, &teams);
+        self.check_gpu_capacity(&teams, &jobs, &gpu_pools);
         self.check_shared_volumes(raw, &teams, &volumes);
         // Unused-name warnings after an error are mostly its echo (a misspelt reference leaves
         // the intended name "unused"): report them once the errors are fixed.
         if !self.diags.iter().any(Diagnostic::is_error) {
-            self.warn_unused(raw, &teams);
+            self.warn_unused(raw, &teams, &jobs);
         }
         let node_ports = node_ports?;
         self.assign_ports(raw, &roles, node_ports, &mut teams, previous_ports);
@@ -138,6 +142,7 @@ impl Cx<'_> {
             gpu_pools,
             volumes,
             teams,
+            jobs,
         })
     }
 
@@ -345,6 +350,7 @@ impl Cx<'_> {
         raw: &RawSpec,
         roles: &BTreeMap<String, ResolvedRole>,
         volumes: &BTreeMap<String, Volume>,
+        jobs: &[Job],
     ) -> Vec<Team> {
         let prefix = &raw.cluster.namespace_prefix;
         let mut out = Vec::new();
@@ -461,10 +467,11 @@ impl Cx<'_> {
                     );
                 }
             }
+            let team_jobs: Vec<&Job> = jobs.iter().filter(|j| &j.team == name).collect();
             let quota = t
                 .quota
                 .as_ref()
-                .and_then(|q| self.quota(&at, name, q, &servers));
+                .and_then(|q| self.quota(&at, name, q, &servers, &team_jobs));
             let mut members = t.members.clone();
             members.sort();
             let mut groups = t.groups.clone();
@@ -521,8 +528,15 @@ impl Cx<'_> {
         team: &str,
         q: &RawQuota,
         servers: &[Server],
+        jobs: &[&Job],
     ) -> Option<Quota> {
         let at = format!("{team_at}/quota");
+        // Jobs count as if always running: docs/jobs.md.
+        let who = if jobs.is_empty() {
+            "servers"
+        } else {
+            "servers and jobs"
+        };
         let cpu = match &q.cpu {
             Some(c) => Some(self.quantity(&format!("{at}/cpu"), c, Unit::Cpu)?),
             None => None,
@@ -532,38 +546,42 @@ impl Cx<'_> {
             None => None,
         };
         if let Some(cap) = &cpu {
-            let used: i128 = servers.iter().map(|s| s.cpu.value).sum();
+            let used: i128 = servers.iter().map(|s| s.cpu.value).sum::<i128>()
+                + jobs.iter().map(|j| j.cpu.value).sum::<i128>();
             if used > cap.value {
                 self.error(
                     &format!("{at}/cpu"),
                     format!(
-                        "team `{team}`'s servers request {} CPU, over its quota of {}",
+                        "team `{team}`'s {who} request {} CPU, over its quota of {}",
                         milli_text(used),
                         cap.text
                     ),
-                    format!("raise quota.cpu to at least {}, or give the team fewer or smaller servers ({})", milli_text(used), server_list(servers, |s| s.cpu.text.clone())),
+                    format!("raise quota.cpu to at least {}, or give the team fewer or smaller {who} ({})", milli_text(used), usage_list(servers, jobs, |s| &s.cpu, |j| &j.cpu)),
                 );
             }
         }
         if let Some(cap) = &memory {
-            let used: i128 = servers.iter().map(|s| s.memory.value).sum();
+            let used: i128 = servers.iter().map(|s| s.memory.value).sum::<i128>()
+                + jobs.iter().map(|j| j.memory.value).sum::<i128>();
             if used > cap.value {
                 self.error(
                     &format!("{at}/memory"),
                     format!(
-                        "team `{team}`'s servers request {} of memory, over its quota of {}",
+                        "team `{team}`'s {who} request {} of memory, over its quota of {}",
                         bytes_text(used),
                         cap.text
                     ),
-                    format!("raise quota.memory to at least {}, or give the team fewer or smaller servers ({})", bytes_text(used), server_list(servers, |s| s.memory.text.clone())),
+                    format!("raise quota.memory to at least {}, or give the team fewer or smaller {who} ({})", bytes_text(used), usage_list(servers, jobs, |s| &s.memory, |j| &j.memory)),
                 );
             }
         }
         let mut per_resource: BTreeMap<&str, u32> = BTreeMap::new();
-        for s in servers {
-            if let Some(g) = &s.gpu {
-                *per_resource.entry(&g.resource).or_default() += g.count;
-            }
+        let gpus = servers
+            .iter()
+            .filter_map(|s| s.gpu.as_ref())
+            .chain(jobs.iter().filter_map(|j| j.gpu.as_ref()));
+        for g in gpus {
+            *per_resource.entry(&g.resource).or_default() += g.count;
         }
         let mut gpu = Vec::new();
         if let Some(cap) = q.gpu {
@@ -571,8 +589,12 @@ impl Cx<'_> {
                 if *used > cap {
                     self.error(
                         &format!("{at}/gpu"),
-                        format!("team `{team}`'s servers request {used} {resource}, over its quota of {cap}"),
-                        format!("raise quota.gpu to at least {used}, or give the team fewer GPU servers"),
+                        format!("team `{team}`'s {who} request {used} {resource}, over its quota of {cap}"),
+                        if jobs.is_empty() {
+                            format!("raise quota.gpu to at least {used}, or give the team fewer GPU servers")
+                        } else {
+                            format!("raise quota.gpu to at least {used}, or give the team fewer GPU servers or jobs (a job counts as if always running)")
+                        },
                     );
                 }
                 gpu.push(((*resource).to_owned(), cap));
@@ -581,45 +603,51 @@ impl Cx<'_> {
         Some(Quota { cpu, memory, gpu })
     }
 
+    /// Jobs count as if always running (docs/jobs.md): the pool must hold every server and job.
     fn check_gpu_capacity(
         &mut self,
-        raw: &RawSpec,
         teams: &[Team],
+        jobs: &[Job],
         pools: &BTreeMap<String, GpuPool>,
     ) {
         for pool in pools.values() {
-            let users: Vec<String> = teams
+            let on_pool =
+                |g: &Option<GpuUse>| g.as_ref().filter(|g| g.pool == pool.name).map(|g| g.count);
+            let mut users: Vec<String> = teams
                 .iter()
                 .flat_map(|t| {
                     t.servers.iter().filter_map(move |s| {
-                        s.gpu
-                            .as_ref()
-                            .filter(|g| g.pool == pool.name)
-                            .map(|g| format!("{}/{} ({})", t.name, s.name, g.count))
+                        on_pool(&s.gpu).map(|n| format!("{}/{} ({n})", t.name, s.name))
                     })
                 })
                 .collect();
+            users.extend(jobs.iter().filter_map(|j| {
+                on_pool(&j.gpu).map(|n| format!("{}/{} (job, {n})", j.team, j.name))
+            }));
             let used: u32 = teams
                 .iter()
                 .flat_map(|t| &t.servers)
-                .filter_map(|s| s.gpu.as_ref().filter(|g| g.pool == pool.name))
-                .map(|g| g.count)
+                .filter_map(|s| on_pool(&s.gpu))
+                .chain(jobs.iter().filter_map(|j| on_pool(&j.gpu)))
                 .sum();
+            let has_jobs = jobs.iter().any(|j| on_pool(&j.gpu).is_some());
             if used > pool.capacity {
                 self.error(
                     &ptr(&["gpuPools", &pool.name, "capacity"]),
                     format!(
-                        "GPU pool `{}` is over capacity: its servers ask for {used} GPUs, it has {}",
-                        pool.name, pool.capacity
+                        "GPU pool `{}` is over capacity: its {} ask for {used} GPUs, it has {}",
+                        pool.name,
+                        if has_jobs { "servers and jobs" } else { "servers" },
+                        pool.capacity
                     ),
                     format!(
-                        "raise the capacity if the pool really has more GPUs, or lower the roles' gpu.count; servers on this pool: {}",
+                        "raise the capacity if the pool really has more GPUs, or lower the roles' gpu.count; {} on this pool: {}",
+                        if has_jobs { "servers and jobs (a job counts as if always running)" } else { "servers" },
                         users.join(", ")
                     ),
                 );
             }
         }
-        let _ = raw;
     }
 
     fn check_shared_volumes(
@@ -661,7 +689,7 @@ impl Cx<'_> {
         let _ = raw;
     }
 
-    fn warn_unused(&mut self, raw: &RawSpec, teams: &[Team]) {
+    fn warn_unused(&mut self, raw: &RawSpec, teams: &[Team], jobs: &[Job]) {
         let used_roles: BTreeSet<&str> = raw
             .teams
             .values()
@@ -690,6 +718,7 @@ impl Cx<'_> {
             .iter()
             .flat_map(|t| &t.servers)
             .filter_map(|s| s.gpu.as_ref())
+            .chain(jobs.iter().filter_map(|j| j.gpu.as_ref()))
             .map(|g| g.pool.as_str())
             .collect();
         for name in raw.gpu_pools.keys() {
@@ -942,10 +971,20 @@ fn bytes_text(milli: i128) -> String {
     }
 }
 
-fn server_list(servers: &[Server], f: impl Fn(&Server) -> String) -> String {
+/// `prep-alice 2, job nightly-features 2`: what each server and job asks for.
+fn usage_list(
+    servers: &[Server],
+    jobs: &[&Job],
+    server: impl Fn(&Server) -> &Quantity,
+    job: impl Fn(&Job) -> &Quantity,
+) -> String {
     servers
         .iter()
-        .map(|s| format!("{} {}", s.name, f(s)))
+        .map(|s| format!("{} {}", s.name, server(s).text))
+        .chain(
+            jobs.iter()
+                .map(|j| format!("job {} {}", j.name, job(j).text)),
+        )
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -3,6 +3,8 @@
 //! Each team's objects depend only on that team and on environment-wide settings, so a change
 //! to one team touches only that team's files.
 
+mod job;
+mod pod;
 mod server;
 mod storage;
 mod team;
@@ -22,6 +24,9 @@ pub const VOLUME: &str = "nbgen.io/volume";
 /// Argo CD must never prune or delete an object that holds data.
 pub const SYNC_OPTIONS: &str = "argocd.argoproj.io/sync-options";
 pub const KEEP_DATA: &str = "Prune=false,Delete=false";
+pub const JOB: &str = "nbgen.io/job";
+/// The notebook user's home in Jupyter's docker-stacks images, and every pod's working directory.
+pub const HOME: &str = "/home/jovyan";
 /// The port Jupyter listens on inside the container, and the Service's port.
 pub const NOTEBOOK_PORT: i32 = 8888;
 
@@ -36,12 +41,15 @@ pub fn expand(env: &Env) -> Vec<Object> {
     objects
 }
 
-/// The objects of one team: namespace-wide ones, shared-volume claims, then each server's.
+/// The objects of one team: namespace-wide ones, shared-volume claims, each server's, each job's.
 fn team_objects(env: &Env, team: &Team) -> Vec<Object> {
     let mut out = team::objects(env, team);
     out.extend(storage::objects(env, team));
     for s in &team.servers {
         out.extend(server::objects(env, team, s));
+    }
+    for j in env.jobs.iter().filter(|j| j.team == team.name) {
+        out.extend(job::objects(env, team, j));
     }
     out
 }

@@ -1,26 +1,20 @@
 //! One notebook server's objects: ServiceAccount, home claim, Deployment, NodePort Service.
 
+use super::pod::{self, Workload};
 use super::{NOTEBOOK_PORT, SERVER, data_meta, meta, server_labels};
 use crate::manifest::Object;
 use crate::model::{Env, Server, Team};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service,
-    ServiceAccount, ServicePort, ServiceSpec, Toleration, Volume, VolumeMount,
+    Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe,
+    SecretKeySelector, Service, ServiceAccount, ServicePort, ServiceSpec, Volume,
     VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
-
-/// The notebook user of Jupyter's docker-stacks images (`jovyan`), and its group `users`.
-const UID: i64 = 1000;
-const GID: i64 = 100;
-const HOME: &str = "/home/jovyan";
 
 pub fn objects(env: &Env, team: &Team, s: &Server) -> Vec<Object> {
     vec![
@@ -114,86 +108,26 @@ fn deployment(env: &Env, team: &Team, s: &Server) -> Deployment {
 }
 
 fn pod_spec(env: &Env, team: &Team, s: &Server) -> PodSpec {
-    let pool = s.gpu.as_ref().map(|g| &env.gpu_pools[&g.pool]);
-    let mut volumes = vec![
-        Volume {
-            name: "home".to_owned(),
-            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                claim_name: home_claim_name(s),
-                read_only: None,
-            }),
-            ..Volume::default()
-        },
-        Volume {
-            name: "tmp".to_owned(),
-            empty_dir: Some(EmptyDirVolumeSource {
-                size_limit: Some(Quantity("1Gi".to_owned())),
-                ..EmptyDirVolumeSource::default()
-            }),
-            ..Volume::default()
-        },
-    ];
-    for (vol, read_only) in &s.mounts {
-        volumes.push(Volume {
-            name: format!("data-{vol}"),
-            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                claim_name: vol.clone(),
-                read_only: read_only.then_some(true),
-            }),
-            ..Volume::default()
-        });
-    }
-    PodSpec {
-        automount_service_account_token: Some(false),
-        containers: vec![container(team, s)],
-        enable_service_links: Some(false),
-        node_selector: pool
-            .map(|p| p.node_selector.clone())
-            .filter(|m| !m.is_empty()),
-        security_context: Some(PodSecurityContext {
-            fs_group: Some(GID),
-            run_as_group: Some(GID),
-            run_as_non_root: Some(true),
-            run_as_user: Some(UID),
-            seccomp_profile: Some(runtime_default()),
-            ..PodSecurityContext::default()
+    let home = Volume {
+        name: "home".to_owned(),
+        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+            claim_name: home_claim_name(s),
+            read_only: None,
         }),
-        service_account_name: Some(s.name.clone()),
-        tolerations: pool
-            .map(|p| {
-                p.tolerations
-                    .iter()
-                    .map(|t| Toleration {
-                        effect: t.effect.clone(),
-                        key: t.key.clone(),
-                        operator: t.operator.clone(),
-                        toleration_seconds: t.toleration_seconds,
-                        value: t.value.clone(),
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .filter(|t| !t.is_empty()),
-        volumes: Some(volumes),
-        ..PodSpec::default()
-    }
-}
-
-fn runtime_default() -> SeccompProfile {
-    SeccompProfile {
-        type_: "RuntimeDefault".to_owned(),
-        ..SeccompProfile::default()
-    }
+        ..Volume::default()
+    };
+    pod::pod_spec(
+        env,
+        &Workload::from(s),
+        &s.name,
+        home,
+        Vec::new(),
+        container(team, s),
+    )
 }
 
 fn container(team: &Team, s: &Server) -> Container {
     let prefix = url_prefix(team, s);
-    let mut resources = BTreeMap::from([
-        ("cpu".to_owned(), Quantity(s.cpu.text.clone())),
-        ("memory".to_owned(), Quantity(s.memory.text.clone())),
-    ]);
-    if let Some(g) = &s.gpu {
-        resources.insert(g.resource.clone(), Quantity(g.count.to_string()));
-    }
     let probe = |initial: i32, period: i32, failures: i32| Probe {
         http_get: Some(HTTPGetAction {
             path: Some(format!("{prefix}/api")),
@@ -205,30 +139,7 @@ fn container(team: &Team, s: &Server) -> Container {
         failure_threshold: Some(failures),
         ..Probe::default()
     };
-    let mut mounts = vec![
-        VolumeMount {
-            name: "home".to_owned(),
-            mount_path: HOME.to_owned(),
-            ..VolumeMount::default()
-        },
-        VolumeMount {
-            name: "tmp".to_owned(),
-            mount_path: "/tmp".to_owned(),
-            ..VolumeMount::default()
-        },
-    ];
-    for (vol, read_only) in &s.mounts {
-        mounts.push(VolumeMount {
-            name: format!("data-{vol}"),
-            mount_path: format!("/data/{vol}"),
-            read_only: read_only.then_some(true),
-            ..VolumeMount::default()
-        });
-    }
     Container {
-        name: "notebook".to_owned(),
-        image: Some(s.image.clone()),
-        image_pull_policy: Some("IfNotPresent".to_owned()),
         env: Some(vec![
             EnvVar {
                 name: "NB_PREFIX".to_owned(),
@@ -256,28 +167,7 @@ fn container(team: &Team, s: &Server) -> Container {
         }]),
         readiness_probe: Some(probe(5, 10, 3)),
         liveness_probe: Some(probe(60, 30, 5)),
-        resources: Some(ResourceRequirements {
-            limits: Some(resources.clone()),
-            requests: Some(resources),
-            ..ResourceRequirements::default()
-        }),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".to_owned()]),
-                ..Capabilities::default()
-            }),
-            privileged: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_group: Some(GID),
-            run_as_non_root: Some(true),
-            run_as_user: Some(UID),
-            seccomp_profile: Some(runtime_default()),
-            ..SecurityContext::default()
-        }),
-        volume_mounts: Some(mounts),
-        working_dir: Some(HOME.to_owned()),
-        ..Container::default()
+        ..pod::container(&Workload::from(s), "notebook", Vec::new())
     }
 }
 

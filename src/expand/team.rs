@@ -104,6 +104,20 @@ fn role(env: &Env, team: &Team) -> Role {
             Some(servers),
         ));
     }
+    // Jobs: see them and their runs; delete a one-off Job so that Argo CD creates it again (a
+    // re-run). Creating Jobs stays with the spec: a hand-made Job could mount any claim here.
+    let jobs: Vec<&crate::model::Job> = env.jobs.iter().filter(|j| j.team == team.name).collect();
+    if !jobs.is_empty() {
+        rules.push(rule(&["batch"], &["cronjobs", "jobs"], &read, None));
+        let one_off: Vec<String> = jobs
+            .iter()
+            .filter(|j| j.schedule.is_none())
+            .map(|j| j.name.clone())
+            .collect();
+        if !one_off.is_empty() {
+            rules.push(rule(&["batch"], &["jobs"], &["delete"], Some(one_off)));
+        }
+    }
     Role {
         metadata: meta(USER_ROLE, Some(&team.namespace), labels(env, team)),
         rules: Some(rules),

@@ -1,0 +1,188 @@
+//! The pod pieces notebook servers and notebook jobs share: restricted security context,
+//! resources, GPU placement, shared-volume mounts, the writable home and /tmp. Pure. Nothing
+//! here may differ between a role's servers and its jobs: a job runs where and as its role's
+//! servers run.
+
+use super::HOME;
+use crate::model::{Env, GpuUse, Job, Quantity, Server};
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, EmptyDirVolumeSource, PersistentVolumeClaimVolumeSource,
+    PodSecurityContext, PodSpec, ResourceRequirements, SeccompProfile, SecurityContext, Toleration,
+    Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
+use std::collections::BTreeMap;
+
+/// The notebook user of Jupyter's docker-stacks images (`jovyan`), and its group `users`.
+const UID: i64 = 1000;
+const GID: i64 = 100;
+
+/// What a notebook pod runs with, as its role says: a server's or a job's.
+pub struct Workload<'a> {
+    pub image: &'a str,
+    pub cpu: &'a Quantity,
+    pub memory: &'a Quantity,
+    pub gpu: Option<&'a GpuUse>,
+    /// `(volume, read_only)`.
+    pub mounts: &'a [(String, bool)],
+}
+
+impl<'a> From<&'a Server> for Workload<'a> {
+    fn from(s: &'a Server) -> Self {
+        Workload {
+            image: &s.image,
+            cpu: &s.cpu,
+            memory: &s.memory,
+            gpu: s.gpu.as_ref(),
+            mounts: &s.mounts,
+        }
+    }
+}
+
+impl<'a> From<&'a Job> for Workload<'a> {
+    fn from(j: &'a Job) -> Self {
+        Workload {
+            image: &j.image,
+            cpu: &j.cpu,
+            memory: &j.memory,
+            gpu: j.gpu.as_ref(),
+            mounts: &j.mounts,
+        }
+    }
+}
+
+/// The pod: `home` (the volume mounted at /home/jovyan), /tmp, the shared volumes, one
+/// container, run as the notebook user under the restricted Pod Security Standard, placed on
+/// the GPU pool's nodes. `extra` volumes come after the shared ones.
+pub fn pod_spec(
+    env: &Env,
+    w: &Workload,
+    service_account: &str,
+    home: Volume,
+    extra: Vec<Volume>,
+    container: Container,
+) -> PodSpec {
+    let pool = w.gpu.map(|g| &env.gpu_pools[&g.pool]);
+    let mut volumes = vec![
+        home,
+        Volume {
+            name: "tmp".to_owned(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                size_limit: Some(K8sQuantity("1Gi".to_owned())),
+                ..EmptyDirVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+    ];
+    for (vol, read_only) in w.mounts {
+        volumes.push(Volume {
+            name: format!("data-{vol}"),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: vol.clone(),
+                read_only: read_only.then_some(true),
+            }),
+            ..Volume::default()
+        });
+    }
+    volumes.extend(extra);
+    PodSpec {
+        automount_service_account_token: Some(false),
+        containers: vec![container],
+        enable_service_links: Some(false),
+        node_selector: pool
+            .map(|p| p.node_selector.clone())
+            .filter(|m| !m.is_empty()),
+        security_context: Some(PodSecurityContext {
+            fs_group: Some(GID),
+            run_as_group: Some(GID),
+            run_as_non_root: Some(true),
+            run_as_user: Some(UID),
+            seccomp_profile: Some(runtime_default()),
+            ..PodSecurityContext::default()
+        }),
+        service_account_name: Some(service_account.to_owned()),
+        tolerations: pool
+            .map(|p| {
+                p.tolerations
+                    .iter()
+                    .map(|t| Toleration {
+                        effect: t.effect.clone(),
+                        key: t.key.clone(),
+                        operator: t.operator.clone(),
+                        toleration_seconds: t.toleration_seconds,
+                        value: t.value.clone(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .filter(|t| !t.is_empty()),
+        volumes: Some(volumes),
+        ..PodSpec::default()
+    }
+}
+
+/// The container's image, resources (requests = limits, plus the GPUs), restricted security
+/// context, and mounts: home, /tmp, each shared volume at /data/<volume>, then `extra`.
+pub fn container(w: &Workload, name: &str, extra: Vec<VolumeMount>) -> Container {
+    let mut resources = BTreeMap::from([
+        ("cpu".to_owned(), K8sQuantity(w.cpu.text.clone())),
+        ("memory".to_owned(), K8sQuantity(w.memory.text.clone())),
+    ]);
+    if let Some(g) = w.gpu {
+        resources.insert(g.resource.clone(), K8sQuantity(g.count.to_string()));
+    }
+    let mut mounts = vec![
+        VolumeMount {
+            name: "home".to_owned(),
+            mount_path: HOME.to_owned(),
+            ..VolumeMount::default()
+        },
+        VolumeMount {
+            name: "tmp".to_owned(),
+            mount_path: "/tmp".to_owned(),
+            ..VolumeMount::default()
+        },
+    ];
+    for (vol, read_only) in w.mounts {
+        mounts.push(VolumeMount {
+            name: format!("data-{vol}"),
+            mount_path: format!("/data/{vol}"),
+            read_only: read_only.then_some(true),
+            ..VolumeMount::default()
+        });
+    }
+    mounts.extend(extra);
+    Container {
+        name: name.to_owned(),
+        image: Some(w.image.to_owned()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
+        resources: Some(ResourceRequirements {
+            limits: Some(resources.clone()),
+            requests: Some(resources),
+            ..ResourceRequirements::default()
+        }),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".to_owned()]),
+                ..Capabilities::default()
+            }),
+            privileged: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_group: Some(GID),
+            run_as_non_root: Some(true),
+            run_as_user: Some(UID),
+            seccomp_profile: Some(runtime_default()),
+            ..SecurityContext::default()
+        }),
+        volume_mounts: Some(mounts),
+        working_dir: Some(HOME.to_owned()),
+        ..Container::default()
+    }
+}
+
+fn runtime_default() -> SeccompProfile {
+    SeccompProfile {
+        type_: "RuntimeDefault".to_owned(),
+        ..SeccompProfile::default()
+    }
+}
