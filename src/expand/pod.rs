@@ -154,7 +154,9 @@ pub fn container(w: &Workload, name: &str, extra: Vec<VolumeMount>) -> Container
     Container {
         name: name.to_owned(),
         image: Some(w.image.to_owned()),
-        image_pull_policy: Some("IfNotPresent".to_owned()),
+        // Always: every pod re-checks the pull credentials, so on a shared node one team cannot
+        // start another team's private image from the cache. Unchanged layers are not re-downloaded.
+        image_pull_policy: Some("Always".to_owned()),
         resources: Some(ResourceRequirements {
             limits: Some(resources.clone()),
             requests: Some(resources),
