@@ -94,8 +94,22 @@ pub fn check(value: &Value, positions: &Positions, src: &SourceFile) -> Vec<Diag
                     })
                     .and_then(Value::as_str)
                     .unwrap_or("use lower-case letters, digits and '-'");
+                // A name that is only too long is not helped by "use lower-case letters".
+                let (message, help) = match error.kind() {
+                    ValidationErrorKind::MaxLength { limit } => (
+                        format!(
+                            "`{key}` in {at} is {} characters long; a {what} has at most {limit}",
+                            key.chars().count()
+                        ),
+                        "shorten the name".to_owned(),
+                    ),
+                    _ => (
+                        format!("`{key}` in {at} is not a valid {what}"),
+                        help.to_owned(),
+                    ),
+                };
                 out.push(
-                    Diagnostic::error(format!("`{key}` in {at} is not a valid {what}"))
+                    Diagnostic::error(message)
                         .at(&src.name, positions.key(&key_ptr))
                         .help(help),
                 );
@@ -123,6 +137,13 @@ pub fn check(value: &Value, positions: &Positions, src: &SourceFile) -> Vec<Diag
                         expected_type(node),
                         describe(instance)
                     ),
+                    (
+                        ValidationErrorKind::OneOfNotValid { .. }
+                        | ValidationErrorKind::OneOfMultipleValid { .. },
+                        _,
+                    ) if one_of_message(node).is_some() => {
+                        format!("{at}: {}", one_of_message(node).unwrap_or_default())
+                    }
                     (ValidationErrorKind::Pattern { .. }, Some(w))
                     | (ValidationErrorKind::Format { .. }, Some(w))
                     | (ValidationErrorKind::OneOfNotValid { .. }, Some(w))
@@ -152,15 +173,28 @@ pub fn check(value: &Value, positions: &Positions, src: &SourceFile) -> Vec<Diag
                     .or(description)
                     .map(str::to_owned)
                     .unwrap_or_else(|| "see the spec reference in the README".to_owned());
-                out.push(
-                    Diagnostic::error(message)
-                        .at(&src.name, positions.value(&pointer))
-                        .help(help),
-                );
+                // A whole map or list is wrong (e.g. both backends set): point at its name,
+                // not at its first entry.
+                let span = if instance.is_object() || instance.is_array() {
+                    positions.key(&pointer)
+                } else {
+                    positions.value(&pointer)
+                };
+                out.push(Diagnostic::error(message).at(&src.name, span).help(help));
             }
         }
     }
     out
+}
+
+/// The schema's own wording for a failed `oneOf` (its branches' shared `errorMessage`).
+fn one_of_message(node: Option<&Value>) -> Option<String> {
+    let text = node?
+        .get("oneOf")?
+        .as_array()?
+        .iter()
+        .find_map(|branch| branch.get("errorMessage")?.as_str())?;
+    Some(lowercase_first(text.trim_end_matches('.')))
 }
 
 /// `/teams/ml-engineering/quota/cpu` → `teams.ml-engineering.quota.cpu` (`the spec` for the root).
@@ -224,6 +258,11 @@ fn list(options: &Value) -> String {
 
 /// "Shared volume" → "shared volume", but "DNS-1035 label" stays as it is.
 fn lowercase_first(s: &str) -> String {
+    // Proper names keep their capital: "not a valid Kubernetes quantity".
+    const NAMES: [&str; 1] = ["Kubernetes"];
+    if NAMES.iter().any(|n| s.split(' ').next() == Some(*n)) {
+        return s.to_owned();
+    }
     let mut c = s.chars();
     match (c.next(), c.clone().next()) {
         (Some(f), Some(second)) if !second.is_uppercase() => f.to_lowercase().chain(c).collect(),

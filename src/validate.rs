@@ -656,6 +656,9 @@ impl Cx<'_> {
         teams: &[Team],
         volumes: &BTreeMap<String, Volume>,
     ) {
+        // After an error, "nobody writes it" is mostly its echo: the writing role or its team
+        // failed to resolve. Like the unused-name warnings, it waits until the errors are fixed.
+        let after_errors = self.diags.iter().any(Diagnostic::is_error);
         for v in volumes.values() {
             let users: Vec<&str> = teams
                 .iter()
@@ -678,7 +681,7 @@ impl Cx<'_> {
                 .iter()
                 .flat_map(|t| &t.claims)
                 .any(|c| c.volume == v.name && c.writable);
-            if !users.is_empty() && !writers {
+            if !users.is_empty() && !writers && !after_errors {
                 self.warn_at_key(
                     &ptr(&["storage", &v.name]),
                     format!("shared volume `{}` is mounted read-only everywhere: nobody writes it", v.name),
@@ -768,12 +771,28 @@ impl Cx<'_> {
                 continue;
             };
             let all_roles_resolved = rt.roles.iter().all(|r| roles.contains_key(r));
+            // The servers the team's roles and members name, including those dropped for an
+            // error of their own (a name too long, two members with one slug).
+            let intended: BTreeSet<String> = rt
+                .roles
+                .iter()
+                .flat_map(|role| {
+                    if rt.per_member {
+                        rt.members
+                            .iter()
+                            .map(|m| format!("{role}-{}", slug(m)))
+                            .collect()
+                    } else {
+                        vec![role.clone()]
+                    }
+                })
+                .collect();
             for (server, port) in &rt.node_ports {
                 if t.servers.iter().any(|s| &s.name == server) {
                     pins.insert((t.name.clone(), server.clone()), *port);
-                } else if all_roles_resolved {
-                    // (Otherwise the server is missing because a role did not resolve: reported.)
-                    let names: Vec<&str> = t.servers.iter().map(|s| s.name.as_str()).collect();
+                } else if all_roles_resolved && !intended.contains(server) {
+                    // (Otherwise the server is missing because of an error already reported.)
+                    let names: Vec<&str> = intended.iter().map(String::as_str).collect();
                     let help = match did_you_mean(server, names.iter().copied()) {
                         Some(c) => format!("did you mean `{c}`?"),
                         None => format!(

@@ -70,7 +70,13 @@ pub fn parse(src: &SourceFile) -> Result<(Value, Positions), Diagnostic> {
             .at(&src.name, Span::START)
             .help("start from environments/prod.yaml in the nbgen repository, or see the spec reference in the README"));
     }
-    let value: Value = serde_saphyr::from_str(&src.text).map_err(|e| syntax_error(src, &e))?;
+    // YAML 1.2 booleans only (as editors' YAML language servers read the spec): with YAML 1.1's
+    // `y`/`n`/`on`/`off`/`yes`/`no`, a role named `n` or a group `no` would silently become
+    // `false` and fail as "must be a string".
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    let value: Value = serde_saphyr::from_str_with_options(&src.text, options)
+        .map_err(|e| syntax_error(src, &e))?;
     Ok((value, positions(&src.text)))
 }
 

@@ -1,0 +1,1034 @@
+//! Validation, tested as a user meets it: a spec goes in, the diagnostics nbgen would print
+//! (without colour) come out, compared in full — message, `file:line:col`, the source line, the
+//! caret and the help. Each test is a small edit of one valid spec, through one `check` helper,
+//! so the code underneath can change freely.
+
+use nbgen::diagnostic;
+use nbgen::source::SourceFile;
+use std::collections::BTreeMap;
+
+/// A small valid environment that touches every part of the spec and renders without warnings.
+const BASE: &str = r#"apiVersion: nbgen.io/v1alpha1
+kind: Environment
+name: test
+cluster:
+  kubernetesVersion: "1.33"
+  nodePortRange: 30000-30099
+images:
+  notebook: registry.example.com/ml/notebook:1.0.0
+  train: registry.example.com/ml/train:2.0.0
+gpuPools:
+  a100:
+    resource: nvidia.com/gpu
+    capacity: 4
+storage:
+  datasets:
+    size: 100Gi
+    nfs: {server: nfs.example.com, path: /exports/datasets}
+roles:
+  prep:
+    image: notebook
+    cpu: "1"
+    memory: 4Gi
+    mounts: {datasets: readWrite}
+  train:
+    image: train
+    cpu: "4"
+    memory: 16Gi
+    gpu: {pool: a100, count: 2}
+    mounts: {datasets: readOnly}
+teams:
+  research:
+    members: [alice@example.com, bob@example.com]
+    roles: [prep]
+    perMember: true
+  training:
+    groups: [ml]
+    roles: [train]
+    quota: {cpu: "4", memory: 16Gi, gpu: 2}
+    nodePorts: {train: 30080}
+"#;
+
+/// `BASE` with each `(old, new)` replacement applied; each `old` must occur exactly once, so an
+/// edit can never silently miss.
+fn edit(edits: &[(&str, &str)]) -> String {
+    let mut spec = BASE.to_owned();
+    for (old, new) in edits {
+        assert_eq!(
+            spec.matches(old).count(),
+            1,
+            "the edit target {old:?} must occur exactly once in the spec"
+        );
+        spec = spec.replacen(old, new, 1);
+    }
+    spec
+}
+
+/// Validate `spec` as `environments/test.yaml` and compare everything nbgen reports — errors
+/// and warnings, sorted as the CLI prints them — with `expected` (a leading newline is ignored).
+fn check(spec: &str, expected: &str) {
+    let src = SourceFile::new("environments/test.yaml", spec);
+    let (mut diags, failed) = match nbgen::render(&src, "test", &BTreeMap::new()) {
+        Ok(render) => (render.warnings, false),
+        Err(diags) => (diags, true),
+    };
+    assert_eq!(
+        failed,
+        diags.iter().any(|d| d.is_error()),
+        "a spec fails validation exactly when an error is reported"
+    );
+    diagnostic::sort(&mut diags);
+    let actual: Vec<String> = diags
+        .iter()
+        .map(|d| d.render(std::slice::from_ref(&src), false))
+        .collect();
+    let actual = actual.join("\n");
+    let expected = expected.strip_prefix('\n').unwrap_or(expected);
+    if actual != expected {
+        let diff = similar::TextDiff::from_lines(expected, actual.as_str())
+            .unified_diff()
+            .header("expected", "actual")
+            .to_string();
+        panic!("diagnostics differ:\n{diff}\nactual, in full:\n<<<\n{actual}>>>");
+    }
+}
+
+#[test]
+fn base_spec_is_valid_and_quiet() {
+    check(BASE, "");
+}
+
+// ---- YAML and schema ----
+
+#[test]
+fn malformed_yaml_unclosed_bracket_is_reported_where_the_parser_stops() {
+    check(
+        &edit(&[("groups: [ml]", "groups: [ml")]),
+        r#"
+error: invalid YAML: illegal placement of ':' indicator
+  --> environments/test.yaml:37:10
+   |
+37 |     roles: [train]
+   |          ^
+   = help: fix the YAML syntax at this position (check indentation, quotes and brackets)
+"#,
+    );
+}
+
+#[test]
+fn malformed_yaml_bad_indentation() {
+    check(
+        &edit(&[("    memory: 4Gi\n", "      memory: 4Gi\n")]),
+        r#"
+error: invalid YAML: while parsing a block mapping, did not find expected key
+  --> environments/test.yaml:22:7
+   |
+22 |       memory: 4Gi
+   |       ^
+   = help: fix the YAML syntax at this position (check indentation, quotes and brackets)
+"#,
+    );
+}
+
+#[test]
+fn duplicate_team_is_rejected_not_silently_overwritten() {
+    check(
+        &edit(&[(
+            "  training:\n",
+            "  research:\n    roles: [train]\n  training:\n",
+        )]),
+        r#"
+error: invalid YAML: duplicate mapping key: research
+  --> environments/test.yaml:35:3
+   |
+35 |   research:
+   |   ^
+   = help: each name may appear once in a map; merge the two entries or rename one
+"#,
+    );
+}
+
+#[test]
+fn duplicate_key_inside_a_team_is_rejected() {
+    check(
+        &edit(&[(
+            "    roles: [prep]\n",
+            "    roles: [prep]\n    roles: [train]\n",
+        )]),
+        r#"
+error: invalid YAML: duplicate mapping key: roles
+  --> environments/test.yaml:34:5
+   |
+34 |     roles: [train]
+   |     ^
+   = help: each name may appear once in a map; merge the two entries or rename one
+"#,
+    );
+}
+
+#[test]
+fn unknown_key_suggests_the_close_known_key() {
+    check(
+        &edit(&[("perMember: true", "permember: true")]),
+        r#"
+error: unknown key `permember` in teams.research
+  --> environments/test.yaml:34:5
+   |
+34 |     permember: true
+   |     ^^^^^^^^^
+   = help: did you mean `perMember`?
+"#,
+    );
+}
+
+#[test]
+fn unknown_key_far_from_any_known_key_lists_the_allowed_keys() {
+    check(
+        &edit(&[("    memory: 16Gi\n", "    memory: 16Gi\n    replicas: 2\n")]),
+        r#"
+error: unknown key `replicas` in roles.train
+  --> environments/test.yaml:28:5
+   |
+28 |     replicas: 2
+   |     ^^^^^^^^
+   = help: remove it; allowed keys here: image, cpu, memory, homeSize, mounts, gpu
+"#,
+    );
+}
+
+#[test]
+fn wrong_type_names_the_expected_type() {
+    check(
+        &edit(&[("capacity: 4", "capacity: four")]),
+        r#"
+error: gpuPools.a100.capacity must be a whole number, found "four"
+  --> environments/test.yaml:13:15
+   |
+13 |     capacity: four
+   |               ^^^^
+   = help: Number of GPUs (of `resource`) in the pool. The servers drawing on the pool may request at most this many in total.
+"#,
+    );
+}
+
+#[test]
+fn a_single_member_instead_of_a_list_is_a_wrong_type() {
+    check(
+        &edit(&[(
+            "members: [alice@example.com, bob@example.com]",
+            "members: alice@example.com",
+        )]),
+        r#"
+error: teams.research.members must be a list, found "alice@example.com"
+  --> environments/test.yaml:32:14
+   |
+32 |     members: alice@example.com
+   |              ^^^^^^^^^^^^^^^^^
+   = help: E-mail addresses of the team's members, bound as Kubernetes User subjects. With `perMember`, each member gets their own servers, named after the part of the address before '@'.
+"#,
+    );
+}
+
+#[test]
+fn unquoted_kubernetes_version_is_not_a_string() {
+    check(
+        &edit(&[(r#""1.33""#, "1.33")]),
+        r#"
+error: cluster.kubernetesVersion must be a string, found 1.33
+ --> environments/test.yaml:5:22
+  |
+5 |   kubernetesVersion: 1.33
+  |                      ^^^^
+  = help: The Kubernetes minor version the output must be valid for, as a quoted string (write "1.33", not 1.33: unquoted, YAML reads a number). Supported: 1.33 to 1.37.
+"#,
+    );
+}
+
+#[test]
+fn all_schema_errors_are_reported_in_one_run() {
+    check(
+        &edit(&[
+            ("perMember: true", "permember: true"),
+            ("capacity: 4", "capacity: four"),
+        ]),
+        r#"
+error: gpuPools.a100.capacity must be a whole number, found "four"
+  --> environments/test.yaml:13:15
+   |
+13 |     capacity: four
+   |               ^^^^
+   = help: Number of GPUs (of `resource`) in the pool. The servers drawing on the pool may request at most this many in total.
+
+error: unknown key `permember` in teams.research
+  --> environments/test.yaml:34:5
+   |
+34 |     permember: true
+   |     ^^^^^^^^^
+   = help: did you mean `perMember`?
+"#,
+    );
+}
+
+#[test]
+fn yaml_1_1_booleans_are_plain_strings() {
+    check(
+        &edit(&[
+            ("  train:\n", "  n:\n"),
+            ("roles: [train]", "roles: [n]"),
+            ("nodePorts: {train: 30080}", "nodePorts: {n: 30080}"),
+            ("groups: [ml]", "groups: [no, off]"),
+        ]),
+        "",
+    );
+}
+
+#[test]
+fn per_member_yes_is_not_a_boolean() {
+    check(
+        &edit(&[("perMember: true", "perMember: yes")]),
+        r#"
+error: teams.research.perMember must be true or false, found "yes"
+  --> environments/test.yaml:34:16
+   |
+34 |     perMember: yes
+   |                ^^^
+   = help: true: every member gets their own server for each role (named `<role>-<member>`); false: the team shares one server per role (named `<role>`).
+"#,
+    );
+}
+
+// ---- references ----
+
+#[test]
+fn undefined_image_suggests_the_closest_name() {
+    check(
+        &edit(&[("image: train", "image: trian")]),
+        r#"
+error: role `train` uses undefined image `trian`
+  --> environments/test.yaml:25:12
+   |
+25 |     image: trian
+   |            ^^^^^
+   = help: did you mean `train`?
+"#,
+    );
+}
+
+#[test]
+fn undefined_image_lists_the_defined_ones_when_none_is_close() {
+    check(
+        &edit(&[("image: notebook", "image: jupyter")]),
+        r#"
+error: role `prep` uses undefined image `jupyter`
+  --> environments/test.yaml:20:12
+   |
+20 |     image: jupyter
+   |            ^^^^^^^
+   = help: define it under `images:` (defined: notebook, train)
+"#,
+    );
+}
+
+#[test]
+fn undefined_role_in_a_team_suggests_the_closest_name() {
+    check(
+        &edit(&[("roles: [prep]", "roles: [perp]")]),
+        r#"
+error: team `research` uses undefined role `perp`
+  --> environments/test.yaml:33:13
+   |
+33 |     roles: [perp]
+   |             ^^^^
+   = help: did you mean `prep`?
+"#,
+    );
+}
+
+#[test]
+fn undefined_gpu_pool_suggests_the_closest_name() {
+    check(
+        &edit(&[("pool: a100", "pool: a10")]),
+        r#"
+error: role `train` uses undefined GPU pool `a10`
+  --> environments/test.yaml:28:17
+   |
+28 |     gpu: {pool: a10, count: 2}
+   |                 ^^^
+   = help: did you mean `a100`?
+"#,
+    );
+}
+
+#[test]
+fn undefined_volume_suggests_the_closest_name() {
+    check(
+        &edit(&[(
+            "mounts: {datasets: readWrite}",
+            "mounts: {dataset: readWrite}",
+        )]),
+        r#"
+error: role `prep` mounts undefined volume `dataset`
+  --> environments/test.yaml:23:14
+   |
+23 |     mounts: {dataset: readWrite}
+   |              ^^^^^^^
+   = help: did you mean `datasets`? Shared volumes are defined under `storage:`
+"#,
+    );
+}
+
+// ---- names ----
+
+#[test]
+fn team_name_with_capitals_is_not_a_dns_label() {
+    check(
+        &edit(&[("  research:\n", "  Research:\n")]),
+        r#"
+error: `Research` in teams is not a valid DNS-1123 label
+  --> environments/test.yaml:31:3
+   |
+31 |   Research:
+   |   ^^^^^^^^
+   = help: Use lower-case letters, digits and '-', starting and ending with a letter or digit (e.g. "data-science").
+"#,
+    );
+}
+
+#[test]
+fn role_name_starting_with_a_digit_is_not_a_dns_1035_label() {
+    check(
+        &edit(&[
+            ("  prep:\n", "  1prep:\n"),
+            ("roles: [prep]", "roles: [1prep]"),
+        ]),
+        r#"
+error: `1prep` in roles is not a valid DNS-1035 label
+  --> environments/test.yaml:19:3
+   |
+19 |   1prep:
+   |   ^^^^^
+   = help: Use lower-case letters, digits and '-', starting with a letter and ending with a letter or digit (e.g. "train").
+
+error: teams.research.roles.0: "1prep" is not a valid DNS-1035 label
+  --> environments/test.yaml:33:13
+   |
+33 |     roles: [1prep]
+   |             ^^^^^
+   = help: Use lower-case letters, digits and '-', starting with a letter and ending with a letter or digit (e.g. "train").
+"#,
+    );
+}
+
+#[test]
+fn team_name_over_63_characters_is_too_long() {
+    let long = "t".repeat(64);
+    check(
+        &edit(&[("  training:\n", &format!("  {long}:\n"))]),
+        r#"
+error: `tttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt` in teams is 64 characters long; a DNS-1123 label has at most 63
+  --> environments/test.yaml:35:3
+   |
+35 |   tttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt:
+   |   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+   = help: shorten the name
+"#,
+    );
+}
+
+#[test]
+fn namespace_too_long_only_after_the_prefix_is_added() {
+    let team = "t".repeat(59); // a valid label; "team-" + 59 = 64 characters
+    check(
+        &edit(&[
+            (
+                "  nodePortRange: 30000-30099\n",
+                "  nodePortRange: 30000-30099\n  namespacePrefix: team-\n",
+            ),
+            ("  training:\n", &format!("  {team}:\n")),
+            ("    mounts: {datasets: readOnly}\n", ""), // no PersistentVolume to name
+        ]),
+        r#"
+error: team `ttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt` becomes namespace `team-ttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt`, 64 characters; Kubernetes allows 63
+  --> environments/test.yaml:35:3
+   |
+35 |   ttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt:
+   |   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+   = help: shorten the team name or cluster.namespacePrefix
+"#,
+    );
+}
+
+#[test]
+fn server_name_too_long_only_after_the_token_suffix_is_added() {
+    let role = format!("t{}", "r".repeat(57)); // 58 characters; its Secret `<role>-token` is 64
+    check(
+        &edit(&[
+            ("  train:\n", &format!("  {role}:\n")),
+            ("roles: [train]", &format!("roles: [{role}]")),
+            ("nodePorts: {train: 30080}", "nodePorts: {}"),
+        ]),
+        r#"
+error: server `trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr` in team `training` is too long: its Secret `trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr-token` would be 64 characters; Kubernetes allows 63
+  --> environments/test.yaml:37:13
+   |
+37 |     roles: [trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr]
+   |             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+   = help: keep server names to 57 characters: shorten the role name
+"#,
+    );
+}
+
+#[test]
+fn pin_for_a_server_whose_name_is_too_long_reports_only_the_name() {
+    let role = format!("t{}", "r".repeat(57));
+    check(
+        &edit(&[
+            ("  train:\n", &format!("  {role}:\n")),
+            ("roles: [train]", &format!("roles: [{role}]")),
+            (
+                "nodePorts: {train: 30080}",
+                &format!("nodePorts: {{{role}: 30080}}"),
+            ),
+        ]),
+        r#"
+error: server `trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr` in team `training` is too long: its Secret `trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr-token` would be 64 characters; Kubernetes allows 63
+  --> environments/test.yaml:37:13
+   |
+37 |     roles: [trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr]
+   |             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+   = help: keep server names to 57 characters: shorten the role name
+"#,
+    );
+}
+
+#[test]
+fn server_name_of_57_characters_fits_with_its_token_suffix() {
+    let role = format!("t{}", "r".repeat(56)); // `<role>-token` is exactly 63
+    check(
+        &edit(&[
+            ("  train:\n", &format!("  {role}:\n")),
+            ("roles: [train]", &format!("roles: [{role}]")),
+            ("nodePorts: {train: 30080}", "nodePorts: {}"),
+        ]),
+        "",
+    );
+}
+
+#[test]
+fn per_member_server_name_too_long_names_the_member() {
+    let local = "b".repeat(53); // server `prep-bbb…` = 58; its Secret 64
+    check(
+        &edit(&[("bob@example.com", &format!("{local}@example.com"))]),
+        r#"
+error: server `prep-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb` in team `research` is too long: its Secret `prep-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-token` would be 64 characters; Kubernetes allows 63
+  --> environments/test.yaml:33:13
+   |
+33 |     roles: [prep]
+   |             ^^^^
+   = help: keep server names to 57 characters: shorten the role name or the member's e-mail local part
+"#,
+    );
+}
+
+#[test]
+fn persistent_volume_name_env_team_volume_too_long() {
+    let team = "t".repeat(50); // `test-<team>-datasets` = 64 characters
+    check(
+        &edit(&[("  training:\n", &format!("  {team}:\n"))]),
+        r#"
+error: the PersistentVolume for team `tttttttttttttttttttttttttttttttttttttttttttttttttt`'s use of `datasets` would be named `test-tttttttttttttttttttttttttttttttttttttttttttttttttt-datasets`, 64 characters; Kubernetes allows 63
+  --> environments/test.yaml:35:3
+   |
+35 |   tttttttttttttttttttttttttttttttttttttttttttttttttt:
+   |   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+   = help: PersistentVolumes are named <environment>-<team>-<volume>: shorten one of them
+"#,
+    );
+}
+
+// ---- quantities ----
+
+#[test]
+fn quantity_with_a_space_is_rejected() {
+    check(
+        &edit(&[("memory: 4Gi", r#"memory: "4 Gi""#)]),
+        r#"
+error: roles.prep.memory: "4 Gi" is not a valid Kubernetes quantity
+  --> environments/test.yaml:22:13
+   |
+22 |     memory: "4 Gi"
+   |             ^^^^^^
+   = help: Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
+"#,
+    );
+}
+
+#[test]
+fn quantity_with_an_unknown_suffix_is_rejected() {
+    check(
+        &edit(&[("size: 100Gi", "size: 100GB")]),
+        r#"
+error: storage.datasets.size: "100GB" is not a valid Kubernetes quantity
+  --> environments/test.yaml:16:11
+   |
+16 |     size: 100GB
+   |           ^^^^^
+   = help: Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
+"#,
+    );
+}
+
+#[test]
+fn zero_cpu_is_rejected() {
+    check(
+        &edit(&[(r#"cpu: "1""#, r#"cpu: "0""#)]),
+        r#"
+error: roles.prep.cpu must be more than zero, found `0`
+  --> environments/test.yaml:21:10
+   |
+21 |     cpu: "0"
+   |          ^^^
+   = help: write CPU as cores ("2", "0.5") or millicores ("500m")
+"#,
+    );
+}
+
+// ---- capacity and quota ----
+
+#[test]
+fn gpu_pool_over_capacity_lists_the_servers_drawing_on_it() {
+    check(
+        &edit(&[("capacity: 4", "capacity: 1")]),
+        r#"
+error: GPU pool `a100` is over capacity: its servers ask for 2 GPUs, it has 1
+  --> environments/test.yaml:13:15
+   |
+13 |     capacity: 1
+   |               ^
+   = help: raise the capacity if the pool really has more GPUs, or lower the roles' gpu.count; servers on this pool: training/train (2)
+"#,
+    );
+}
+
+#[test]
+fn team_over_its_cpu_quota() {
+    check(
+        &edit(&[(r#"cpu: "4", memory"#, r#"cpu: 3500m, memory"#)]),
+        r#"
+error: team `training`'s servers request 4 CPU, over its quota of 3500m
+  --> environments/test.yaml:38:18
+   |
+38 |     quota: {cpu: 3500m, memory: 16Gi, gpu: 2}
+   |                  ^^^^^
+   = help: raise quota.cpu to at least 4, or give the team fewer or smaller servers (train 4)
+"#,
+    );
+}
+
+#[test]
+fn team_over_its_memory_quota() {
+    check(
+        &edit(&[("memory: 16Gi, gpu", "memory: 8Gi, gpu")]),
+        r#"
+error: team `training`'s servers request 16Gi of memory, over its quota of 8Gi
+  --> environments/test.yaml:38:31
+   |
+38 |     quota: {cpu: "4", memory: 8Gi, gpu: 2}
+   |                               ^^^
+   = help: raise quota.memory to at least 16Gi, or give the team fewer or smaller servers (train 16Gi)
+"#,
+    );
+}
+
+#[test]
+fn team_over_its_gpu_quota() {
+    check(
+        &edit(&[("gpu: 2}", "gpu: 1}")]),
+        r#"
+error: team `training`'s servers request 2 nvidia.com/gpu, over its quota of 1
+  --> environments/test.yaml:38:42
+   |
+38 |     quota: {cpu: "4", memory: 16Gi, gpu: 1}
+   |                                          ^
+   = help: raise quota.gpu to at least 2, or give the team fewer GPU servers
+"#,
+    );
+}
+
+// ---- shared volumes ----
+
+#[test]
+fn volume_used_by_two_teams_needs_a_static_backend() {
+    check(
+        &edit(&[(
+            "nfs: {server: nfs.example.com, path: /exports/datasets}",
+            "storageClass: cephfs",
+        )]),
+        r#"
+error: volume `datasets` is used by 2 teams (research, training) but has a dynamic backend
+  --> environments/test.yaml:17:19
+   |
+17 |     storageClass: cephfs
+   |                   ^^^^^^
+   = help: a dynamically provisioned claim belongs to one namespace; give the volume a static backend (nfs: {server, path}) so each team gets its own PersistentVolume onto the same data
+"#,
+    );
+}
+
+#[test]
+fn volume_used_by_one_team_may_be_dynamic() {
+    check(
+        &edit(&[
+            (
+                "nfs: {server: nfs.example.com, path: /exports/datasets}",
+                "storageClass: cephfs",
+            ),
+            ("    mounts: {datasets: readOnly}\n", ""),
+        ]),
+        "",
+    );
+}
+
+#[test]
+fn volume_with_both_backends_is_rejected() {
+    check(
+        &edit(&[(
+            "    nfs: {server: nfs.example.com, path: /exports/datasets}\n",
+            "    nfs: {server: nfs.example.com, path: /exports/datasets}\n    storageClass: cephfs\n",
+        )]),
+        r#"
+error: storage.datasets: set exactly one backend for the volume: `nfs` (a static NFS export) or `storageClass` (dynamically provisioned)
+  --> environments/test.yaml:15:3
+   |
+15 |   datasets:
+   |   ^^^^^^^^
+   = help: A shared volume. Set `size` and exactly one backend: `nfs` (a static NFS export; required when more than one team uses the volume) or `storageClass` (dynamically provisioned; only when a single team uses it).
+"#,
+    );
+}
+
+// ---- members ----
+
+#[test]
+fn per_member_slug_collision_names_both_members() {
+    check(
+        &edit(&[("bob@example.com", "Alice@example.org")]),
+        r#"
+error: members `alice@example.com` and `Alice@example.org` both become server name suffix `alice`
+  --> environments/test.yaml:32:34
+   |
+32 |     members: [alice@example.com, Alice@example.org]
+   |                                  ^^^^^^^^^^^^^^^^^
+   = help: perMember servers are named <role>-<part of the e-mail before @>; these two collide. Give one a distinct address, or use perMember: false
+"#,
+    );
+}
+
+#[test]
+fn per_member_team_without_members() {
+    check(
+        &edit(&[(
+            "    members: [alice@example.com, bob@example.com]\n",
+            "    groups: [research]\n",
+        )]),
+        r#"
+error: team `research` has perMember: true but no members
+  --> environments/test.yaml:34:16
+   |
+34 |     perMember: true
+   |                ^^^^
+   = help: list the members who get a server each, or set perMember: false
+"#,
+    );
+}
+
+// ---- NodePorts ----
+
+#[test]
+fn pinned_node_port_outside_the_range() {
+    check(
+        &edit(&[("{train: 30080}", "{train: 31080}")]),
+        r#"
+error: NodePort 31080 for training/train is outside cluster.nodePortRange 30000-30099
+  --> environments/test.yaml:39:24
+   |
+39 |     nodePorts: {train: 31080}
+   |                        ^^^^^
+   = help: pick a port inside the range, or widen the range (it must match the API server's --service-node-port-range)
+"#,
+    );
+}
+
+#[test]
+fn pinned_node_port_already_pinned_by_another_team() {
+    check(
+        &edit(&[(
+            "    perMember: true\n",
+            "    perMember: true\n    nodePorts: {prep-alice: 30080}\n",
+        )]),
+        r#"
+error: NodePort 30080 for training/train is already pinned by research/prep-alice
+  --> environments/test.yaml:40:24
+   |
+40 |     nodePorts: {train: 30080}
+   |                        ^^^^^
+   = help: every server needs its own NodePort; pick another one
+"#,
+    );
+}
+
+#[test]
+fn node_port_range_exhausted() {
+    check(
+        &edit(&[
+            ("nodePortRange: 30000-30099", "nodePortRange: 30080-30081"),
+            ("nodePorts: {train: 30080}", "nodePorts: {}"),
+        ]),
+        r#"
+error: the NodePort range is exhausted: 3 notebook servers need a port each, cluster.nodePortRange 30080-30081 has 2
+ --> environments/test.yaml:6:18
+  |
+6 |   nodePortRange: 30080-30081
+  |                  ^^^^^^^^^^^
+  = help: widen cluster.nodePortRange (and the API server's --service-node-port-range to match), or render fewer servers
+"#,
+    );
+}
+
+#[test]
+fn node_port_range_backwards() {
+    check(
+        &edit(&[("nodePortRange: 30000-30099", "nodePortRange: 30099-30000")]),
+        r#"
+error: cluster.nodePortRange `30099-30000` is not a port range
+ --> environments/test.yaml:6:18
+  |
+6 |   nodePortRange: 30099-30000
+  |                  ^^^^^^^^^^^
+  = help: write it as LOW-HIGH with 1 <= LOW <= HIGH <= 65535, matching the API server's --service-node-port-range (default 30000-32767)
+"#,
+    );
+}
+
+#[test]
+fn node_port_for_an_unknown_server_suggests_the_closest() {
+    check(
+        &edit(&[("{train: 30080}", "{trian: 30080}")]),
+        r#"
+error: team `training` pins a NodePort for unknown server `trian`
+  --> environments/test.yaml:39:17
+   |
+39 |     nodePorts: {trian: 30080}
+   |                 ^^^^^
+   = help: did you mean `train`?
+"#,
+    );
+}
+
+#[test]
+fn node_port_for_a_per_member_team_must_name_the_member_server() {
+    check(
+        &edit(&[(
+            "    perMember: true\n",
+            "    perMember: true\n    nodePorts: {prep: 30081}\n",
+        )]),
+        r#"
+error: team `research` pins a NodePort for unknown server `prep`
+  --> environments/test.yaml:35:17
+   |
+35 |     nodePorts: {prep: 30081}
+   |                 ^^^^
+   = help: nodePorts are keyed by server name; team `research` has: prep-alice, prep-bob
+"#,
+    );
+}
+
+// ---- the environment ----
+
+#[test]
+fn environment_name_must_match_the_file_name() {
+    check(
+        &edit(&[("name: test", "name: staging")]),
+        r#"
+error: the environment is named `staging` but its file is `environments/test.yaml`
+ --> environments/test.yaml:3:7
+  |
+3 | name: staging
+  |       ^^^^^^^
+  = help: set `name: test`, or rename the file to environments/staging.yaml
+"#,
+    );
+}
+
+// ---- warnings: reported, but the spec renders ----
+
+#[test]
+fn warns_about_an_unused_role() {
+    check(
+        &edit(&[(
+            "teams:\n",
+            "  spare:\n    image: notebook\n    cpu: \"1\"\n    memory: 1Gi\nteams:\n",
+        )]),
+        r#"
+warning: role `spare` is not used by any team
+  --> environments/test.yaml:30:3
+   |
+30 |   spare:
+   |   ^^^^^
+   = help: add it to a team's roles, or remove it
+"#,
+    );
+}
+
+#[test]
+fn warns_about_an_unused_image() {
+    check(
+        &edit(&[(
+            "gpuPools:\n",
+            "  old: registry.example.com/ml/old:0.9.0\ngpuPools:\n",
+        )]),
+        r#"
+warning: image `old` is not used by any role
+  --> environments/test.yaml:10:3
+   |
+10 |   old: registry.example.com/ml/old:0.9.0
+   |   ^^^
+   = help: use it in a role, or remove it
+"#,
+    );
+}
+
+#[test]
+fn warns_about_an_image_without_a_fixed_version() {
+    check(
+        &edit(&[(
+            "registry.example.com/ml/notebook:1.0.0",
+            "registry.example.com/ml/notebook:latest",
+        )]),
+        r#"
+warning: image `notebook` (registry.example.com/ml/notebook:latest) has no fixed version
+ --> environments/test.yaml:8:13
+  |
+8 |   notebook: registry.example.com/ml/notebook:latest
+  |             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  = help: pin a tag such as :1.4.2 or a digest (@sha256:...) so every render deploys the same image
+"#,
+    );
+}
+
+#[test]
+fn warns_about_an_unused_gpu_pool() {
+    check(
+        &edit(&[(
+            "storage:\n",
+            "  h100:\n    resource: nvidia.com/gpu\n    capacity: 8\nstorage:\n",
+        )]),
+        r#"
+warning: GPU pool `h100` is not used by any server
+  --> environments/test.yaml:14:3
+   |
+14 |   h100:
+   |   ^^^^
+   = help: reference it from a role's gpu.pool, or remove it
+"#,
+    );
+}
+
+#[test]
+fn warns_about_an_unused_volume() {
+    check(
+        &edit(&[(
+            "roles:\n",
+            "  models:\n    size: 10Gi\n    nfs: {server: nfs.example.com, path: /exports/models}\nroles:\n",
+        )]),
+        r#"
+warning: volume `models` is not mounted by any server
+  --> environments/test.yaml:18:3
+   |
+18 |   models:
+   |   ^^^^^^
+   = help: mount it from a role's mounts, or remove it
+"#,
+    );
+}
+
+#[test]
+fn warns_about_a_volume_nobody_writes() {
+    check(
+        &edit(&[("{datasets: readWrite}", "{datasets: readOnly}")]),
+        r#"
+warning: shared volume `datasets` is mounted read-only everywhere: nobody writes it
+  --> environments/test.yaml:15:3
+   |
+15 |   datasets:
+   |   ^^^^^^^^
+   = help: that is fine if something outside this environment fills it; otherwise give a role `readWrite`
+"#,
+    );
+}
+
+#[test]
+fn warns_about_a_team_without_members_or_groups() {
+    check(
+        &edit(&[("    groups: [ml]\n", "")]),
+        r#"
+warning: team `training` has no members or groups: nobody may use its servers
+  --> environments/test.yaml:35:3
+   |
+35 |   training:
+   |   ^^^^^^^^
+   = help: add members (Kubernetes users) or groups
+"#,
+    );
+}
+
+// ---- all at once ----
+
+#[test]
+fn five_distinct_errors_are_all_reported_in_one_run() {
+    check(
+        &edit(&[
+            ("name: test", "name: staging"),
+            ("image: notebook", "image: notbook"),
+            ("roles: [train]", "roles: [train, infer]"),
+            ("capacity: 4", "capacity: 1"),
+            (r#"cpu: "4", memory"#, "cpu: 3500m, memory"),
+        ]),
+        r#"
+error: the environment is named `staging` but its file is `environments/test.yaml`
+ --> environments/test.yaml:3:7
+  |
+3 | name: staging
+  |       ^^^^^^^
+  = help: set `name: test`, or rename the file to environments/staging.yaml
+
+error: GPU pool `a100` is over capacity: its servers ask for 2 GPUs, it has 1
+  --> environments/test.yaml:13:15
+   |
+13 |     capacity: 1
+   |               ^
+   = help: raise the capacity if the pool really has more GPUs, or lower the roles' gpu.count; servers on this pool: training/train (2)
+
+error: role `prep` uses undefined image `notbook`
+  --> environments/test.yaml:20:12
+   |
+20 |     image: notbook
+   |            ^^^^^^^
+   = help: did you mean `notebook`?
+
+error: team `training` uses undefined role `infer`
+  --> environments/test.yaml:37:20
+   |
+37 |     roles: [train, infer]
+   |                    ^^^^^
+   = help: define it under `roles:` (defined: prep, train)
+
+error: team `training`'s servers request 4 CPU, over its quota of 3500m
+  --> environments/test.yaml:38:18
+   |
+38 |     quota: {cpu: 3500m, memory: 16Gi, gpu: 2}
+   |                  ^^^^^
+   = help: raise quota.cpu to at least 4, or give the team fewer or smaller servers (train 4)
+"#,
+    );
+}
