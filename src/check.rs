@@ -90,7 +90,14 @@ pub fn check(
         return out;
     }
     let owned = owned(manifest.unwrap_or_default());
-    let snapshot = Snapshot::read(files);
+    // Only files nbgen does not render need reading back (to name what they hold); parsing
+    // every file would cost most of the run on a large environment.
+    let others: BTreeMap<String, Option<String>> = files
+        .iter()
+        .filter(|(p, _)| !tree.contains_key(*p))
+        .map(|(p, t)| (p.clone(), t.clone()))
+        .collect();
+    let snapshot = Snapshot::read(&others);
     let by_id: BTreeMap<&ObjectId, &String> = tree.iter().map(|(p, f)| (&f.id, p)).collect();
 
     for (path, file) in tree {

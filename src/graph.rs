@@ -1,18 +1,26 @@
-//! The environment as a picture: teams (subgraphs) and their servers, the shared volumes each
-//! server reads (ro) or writes (rw), the GPU pool each draws on; as Mermaid or Graphviz DOT.
+//! The environment as a picture: teams (subgraphs) with their servers and notebook jobs, the
+//! shared volumes each reads (ro) or writes (rw), the GPU pool each draws on; as Mermaid or
+//! Graphviz DOT.
 //! Pure: Env → text. Node ids are positional (`t0s1`), never derived from names, so no name can
 //! break the syntax; every label is escaped.
 
-use crate::model::{Env, VolumeBackend};
+use crate::model::{Env, GpuUse, VolumeBackend};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// Nodes and edges, in the environment's order, before either syntax is chosen.
 struct Picture {
-    teams: Vec<(String, Vec<(String, String)>)>,
+    teams: Vec<(String, Vec<Node>)>,
     volumes: Vec<(String, String)>,
     pools: Vec<(String, String)>,
     edges: Vec<Edge>,
+}
+
+struct Node {
+    id: String,
+    label: String,
+    /// A notebook job (drawn rounded) rather than a server.
+    job: bool,
 }
 
 struct Edge {
@@ -43,6 +51,32 @@ fn picture(env: &Env) -> Picture {
         .map(|(i, p)| (p.as_str(), format!("p{i}")))
         .collect();
     let mut edges = Vec::new();
+    let mut link = |id: &str, mounts: &[(String, bool)], gpu: Option<&GpuUse>| {
+        for (volume, read_only) in mounts {
+            if let Some(to) = volume_ids.get(volume.as_str()) {
+                edges.push(Edge {
+                    from: id.to_owned(),
+                    to: to.clone(),
+                    label: if *read_only { "ro" } else { "rw" }.to_owned(),
+                    style: if *read_only {
+                        Style::Reads
+                    } else {
+                        Style::Writes
+                    },
+                });
+            }
+        }
+        if let Some(gpu) = gpu
+            && let Some(to) = pool_ids.get(gpu.pool.as_str())
+        {
+            edges.push(Edge {
+                from: id.to_owned(),
+                to: to.clone(),
+                label: format!("{} GPU", gpu.count),
+                style: Style::Gpu,
+            });
+        }
+    };
     let mut teams = Vec::new();
     for (ti, team) in env.teams.iter().enumerate() {
         let mut servers = Vec::new();
@@ -55,31 +89,27 @@ fn picture(env: &Env) -> Picture {
             if let Some(member) = &s.member {
                 let _ = write!(label, "\n{member}");
             }
-            for (volume, read_only) in &s.mounts {
-                if let Some(to) = volume_ids.get(volume.as_str()) {
-                    edges.push(Edge {
-                        from: id.clone(),
-                        to: to.clone(),
-                        label: if *read_only { "ro" } else { "rw" }.to_owned(),
-                        style: if *read_only {
-                            Style::Reads
-                        } else {
-                            Style::Writes
-                        },
-                    });
-                }
-            }
-            if let Some(gpu) = &s.gpu
-                && let Some(to) = pool_ids.get(gpu.pool.as_str())
-            {
-                edges.push(Edge {
-                    from: id.clone(),
-                    to: to.clone(),
-                    label: format!("{} GPU", gpu.count),
-                    style: Style::Gpu,
-                });
-            }
-            servers.push((id, label));
+            link(&id, &s.mounts, s.gpu.as_ref());
+            servers.push(Node {
+                id,
+                label,
+                job: false,
+            });
+        }
+        let jobs = env.jobs.iter().filter(|j| j.team == team.name);
+        for (ji, j) in jobs.enumerate() {
+            let id = format!("t{ti}j{ji}");
+            let when = j
+                .schedule
+                .as_ref()
+                .map_or_else(|| "runs once".to_owned(), |s| format!("cron {}", s.cron));
+            let label = format!("job {}\n{} · {when}", j.name, j.role);
+            link(&id, &j.mounts, j.gpu.as_ref());
+            servers.push(Node {
+                id,
+                label,
+                job: true,
+            });
         }
         let title = if team.namespace == team.name {
             team.name.clone()
@@ -126,8 +156,14 @@ pub fn mermaid(env: &Env) -> String {
     let mut out = String::from("flowchart LR\n");
     for (i, (title, servers)) in p.teams.iter().enumerate() {
         let _ = writeln!(out, "  subgraph team{i}[\"{}\"]", mermaid_text(title));
-        for (id, label) in servers {
-            let _ = writeln!(out, "    {id}[\"{}\"]", mermaid_text(label));
+        for n in servers {
+            let (open, close) = if n.job { ("([", "])") } else { ("[", "]") };
+            let _ = writeln!(
+                out,
+                "    {}{open}\"{}\"{close}",
+                n.id,
+                mermaid_text(&n.label)
+            );
         }
         out.push_str("  end\n");
     }
@@ -174,15 +210,25 @@ fn mermaid_text(s: &str) -> String {
 pub fn dot(env: &Env) -> String {
     let p = picture(env);
     let mut out = format!(
-        "digraph {} {{\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=11];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
+        "digraph {} {{\n  rankdir=LR;\n  graph [fontname=\"Helvetica\"];\n  node [fontname=\"Helvetica\", fontsize=11];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
         dot_text(&env.name)
     );
     for (i, (title, servers)) in p.teams.iter().enumerate() {
         let _ = writeln!(out, "  subgraph cluster_team{i} {{");
         let _ = writeln!(out, "    label={};", dot_text(title));
         out.push_str("    style=rounded;\n");
-        for (id, label) in servers {
-            let _ = writeln!(out, "    {id} [label={}, shape=box];", dot_text(label));
+        for n in servers {
+            let style = if n.job {
+                ", style=\"rounded,dashed\""
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "    {} [label={}, shape=box{style}];",
+                n.id,
+                dot_text(&n.label)
+            );
         }
         out.push_str("  }\n");
     }

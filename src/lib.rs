@@ -17,6 +17,8 @@ pub mod model;
 pub mod nodeport;
 pub mod output;
 pub mod project;
+pub mod report;
+pub mod review;
 pub mod risk;
 pub mod schedule;
 pub mod schema;

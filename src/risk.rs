@@ -152,6 +152,12 @@ pub fn assess(old: &Snapshot, new: &Snapshot, pools: &BTreeMap<String, GpuPool>)
             images(id, o, n, &mut risks.images);
         }
     }
+    // Who gains or loses access matters most to a reviewer: subjects first.
+    risks.rbac.sort_by_key(|c| match c.what {
+        "subject" => 0,
+        "roleRef" => 1,
+        _ => 2,
+    });
     risks.node_ports = node_ports(old, new);
     risks.totals = totals(old, new, pools);
     risks
@@ -535,12 +541,12 @@ fn sums(snap: &Snapshot, pools: &BTreeMap<String, GpuPool>) -> Sums {
         let Some(spec) = pod_spec(&id.kind, &f.value) else {
             continue;
         };
+        // Pods at once; jobs count as if always running, as nbgen's own quota checks do.
+        let count = |ptr: &str| f.value.pointer(ptr).and_then(Value::as_i64).unwrap_or(1);
         let replicas = match id.kind.as_str() {
-            "Deployment" | "StatefulSet" | "ReplicaSet" => f
-                .value
-                .pointer("/spec/replicas")
-                .and_then(Value::as_i64)
-                .unwrap_or(1),
+            "Deployment" | "StatefulSet" | "ReplicaSet" => count("/spec/replicas"),
+            "Job" => count("/spec/parallelism"),
+            "CronJob" => count("/spec/jobTemplate/spec/parallelism"),
             _ => 1,
         };
         let team = f

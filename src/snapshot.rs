@@ -1,6 +1,6 @@
 //! Manifest files read back as Kubernetes objects, matched by identity (kind, namespace, name)
 //! rather than by path, so a renamed or hand-made file is still recognised. Pure: it is handed
-//! the files' texts (from out/<env>/ on disk or from a git revision) and never reads anything.
+//! the files' texts (from `out/<env>/` on disk or from a git revision) and never reads anything.
 
 use crate::manifest::ObjectId;
 use serde_json::Value;
@@ -53,12 +53,29 @@ impl Snapshot {
     /// Read `files` (relative path → text, `None` for a symbolic link). When two files define
     /// the same object, the one at nbgen's own path for it wins and the other becomes a note.
     pub fn read(files: &BTreeMap<String, Option<String>>) -> Snapshot {
+        Snapshot::read_reusing(files, &Snapshot::default())
+    }
+
+    /// Like `read`, but a file whose text is the same as an object's in `known` (same path)
+    /// reuses its parsed value instead of parsing it again: most files are unchanged.
+    pub fn read_reusing(files: &BTreeMap<String, Option<String>>, known: &Snapshot) -> Snapshot {
+        let by_path: BTreeMap<&str, (&ObjectId, &Found)> = known
+            .objects
+            .iter()
+            .map(|(id, f)| (f.path.as_str(), (id, f)))
+            .collect();
         let mut snap = Snapshot::default();
         for (path, text) in files {
             let Some(text) = text else {
                 snap.notes.push(Note::Link { path: path.clone() });
                 continue;
             };
+            if let Some((id, found)) = by_path.get(path.as_str())
+                && found.text == *text
+            {
+                snap.insert((*id).clone(), (*found).clone());
+                continue;
+            }
             let docs = match documents(path, text) {
                 Ok(docs) => docs,
                 Err(reason) => {
