@@ -5,16 +5,24 @@
 //! `spec text → yaml::parse → schema::check → validate → Env → expand → objects → emit → Tree`,
 //! all pure; then `output` writes the tree (or a diff compares it).
 
+pub mod check;
 pub mod diagnostic;
+pub mod diff;
 pub mod emit;
 pub mod expand;
+pub mod git;
+pub mod graph;
 pub mod manifest;
 pub mod model;
 pub mod nodeport;
 pub mod output;
 pub mod project;
+pub mod report;
+pub mod review;
+pub mod risk;
 pub mod schedule;
 pub mod schema;
+pub mod snapshot;
 pub mod source;
 pub mod spec;
 pub mod validate;

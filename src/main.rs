@@ -6,6 +6,7 @@ use nbgen::diagnostic::{self, Diagnostic};
 use nbgen::output::Summary;
 use nbgen::project::{Failure, Project};
 use nbgen::source::SourceFile;
+use nbgen::{report, review};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,11 +15,17 @@ const AFTER_HELP: &str = "\
 Examples:
   nbgen render prod              validate environments/prod.yaml and write out/prod/
   nbgen validate prod            only check the spec; write nothing
+  nbgen diff prod                what render would change in out/prod/, as unified diffs
+  nbgen diff prod --against origin/main --format markdown
+                                 a pull-request comment: risks, counts, diffs, graph
+  nbgen check                    CI: fail when any committed out/<env>/ is stale or hand-edited
+  nbgen graph prod | less        teams, servers, volumes and GPU pools as a Mermaid graph
   nbgen --root ../platform render dev
 
 Exit codes:
-  0  success
-  2  invalid input: the spec, the environment name, or the layout of out/
+  0  success (diff: no difference; check: up to date)
+  1  diff: out/<env>/ differs; check: some output is stale, edited, missing or stray
+  2  invalid input: the spec, the environment name, the layout of out/, a git revision
   3  out/<env>/ could not be written (I/O error)";
 
 /// Render Jupyter notebook platforms on Kubernetes from one reviewed environment spec.
@@ -32,7 +39,7 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR", default_value = ".")]
     root: PathBuf,
 
-    /// When to colour diagnostics
+    /// When to colour diagnostics and diffs
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     color: Color,
 
@@ -68,6 +75,75 @@ Exit 0 when valid (warnings allowed), 2 when invalid."
         /// Environment name: environments/<ENV>.yaml
         env: String,
     },
+    /// Show what render would change in out/<ENV>/, object by object
+    #[command(
+        after_help = "Objects are matched by kind, namespace and name, so a renamed or \
+hand-made file is still recognised. Prints `~ namespace Kind/name` (changed), `+` (added), `-` \
+(removed) with a unified diff each, the risks (data at risk, RBAC, NodePorts, images, resource \
+totals), and a summary line. Exit 0 when identical, 1 when different, 2 when the spec is invalid."
+    )]
+    Diff {
+        /// Environment name: environments/<ENV>.yaml
+        env: String,
+        /// Compare with out/<ENV>/ as committed at this git revision (e.g. origin/main),
+        /// without checking it out
+        #[arg(long, value_name = "REV")]
+        against: Option<String>,
+        /// Print only one line per object and the summary
+        #[arg(long)]
+        stat: bool,
+        /// Output format: text, markdown (a pull-request comment), json (for scripts)
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Fail when committed output is stale, hand-edited, missing or has stray manifests
+    #[command(
+        after_help = "Checks every environment when none is named. Prints each \
+offending file and the command that fixes it. Other files (a README) are fine. Exit 0 when \
+everything is up to date, 1 when anything is not, 2 when a spec is invalid."
+    )]
+    Check {
+        /// Environment names (default: every environments/*.yaml)
+        envs: Vec<String>,
+        /// Output format: text, markdown, json
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Draw teams, servers, shared volumes (ro/rw) and GPU pools
+    #[command(
+        after_help = "Mermaid renders in GitHub Markdown; DOT renders with Graphviz: \
+nbgen graph prod --format dot | dot -Tsvg > prod.svg"
+    )]
+    Graph {
+        /// Environment name: environments/<ENV>.yaml
+        env: String,
+        /// Output format: mermaid (GitHub draws it in Markdown) or dot (Graphviz)
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Text,
+    Markdown,
+    Json,
+}
+
+impl From<Format> for report::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Text => report::Format::Text,
+            Format::Markdown => report::Format::Markdown,
+            Format::Json => report::Format::Json,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum GraphFormat {
+    Mermaid,
+    Dot,
 }
 
 fn main() -> ExitCode {
@@ -77,15 +153,53 @@ fn main() -> ExitCode {
         Color::Never => false,
         Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
+    let stdout_color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
     let project = Project::new(&cli.root);
     let result = match &cli.command {
         Command::Render { env } => render(&project, env, color),
         Command::Validate { env } => validate(&project, env, color),
+        Command::Diff {
+            env,
+            against,
+            stat,
+            format,
+        } => review::diff(
+            &project,
+            env,
+            against.as_deref(),
+            (*format).into(),
+            *stat,
+            stdout_color,
+        )
+        .map(|o| finish(o, color)),
+        Command::Check { envs, format } => {
+            review::check(&project, envs, (*format).into(), stdout_color).map(|o| finish(o, color))
+        }
+        Command::Graph { env, format } => {
+            let format = match format {
+                GraphFormat::Mermaid => review::GraphFormat::Mermaid,
+                GraphFormat::Dot => review::GraphFormat::Dot,
+            };
+            review::graph(&project, env, format).map(|o| finish(o, color))
+        }
     };
     match result {
         Ok(code) => code,
         Err(failure) => report_failure(failure, color),
     }
+}
+
+/// Print a review command's outcome: diagnostics to stderr, results to stdout.
+fn finish(o: review::Outcome, color: bool) -> ExitCode {
+    for (diags, sources) in &o.diagnostics {
+        print_diagnostics(diags, sources, color);
+    }
+    print!("{}", o.stdout);
+    ExitCode::from(o.code)
 }
 
 fn render(project: &Project, env: &str, color: bool) -> Result<ExitCode, Failure> {

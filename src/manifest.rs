@@ -12,7 +12,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// Where an object lives in the cluster: its kind, namespace (none for cluster-scoped) and name.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ObjectId {
     pub kind: String,
     pub namespace: Option<String>,

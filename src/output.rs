@@ -212,10 +212,7 @@ impl OutDir {
                 _ => {}
             }
         }
-        let manifest: String = tree
-            .iter()
-            .map(|(rel, f)| format!("{}  {rel}\n", hex(&Sha256::digest(f.text.as_bytes()))))
-            .collect();
+        let manifest = manifest_text(tree);
         let manifest_path = self.path.join(MANIFEST);
         if fs::read_to_string(&manifest_path).ok().as_deref() != Some(manifest.as_str()) {
             write_atomic(&manifest_path, manifest.as_bytes())?;
@@ -272,6 +269,18 @@ impl OutDir {
         }
         Ok(())
     }
+}
+
+/// The ownership manifest nbgen writes for `tree`.
+pub fn manifest_text(tree: &Tree) -> String {
+    tree.iter()
+        .map(|(rel, f)| format!("{}  {rel}\n", digest(f.text.as_bytes())))
+        .collect()
+}
+
+/// A file's SHA-256 as the ownership manifest records it (lower-case hex).
+pub fn digest(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 /// A path nbgen may use under `out/<env>/`: relative, plain components only.
