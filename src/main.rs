@@ -218,10 +218,11 @@ fn validate(project: &Project, env: &str, color: bool) -> Result<ExitCode, Failu
     print_diagnostics(&r.warnings, &sources, color);
     let servers: usize = r.env.teams.iter().map(|t| t.servers.len()).sum();
     println!(
-        "{}: valid ({} teams, {} servers, {} objects, {} warnings)",
+        "{}: valid ({} teams, {} servers, {} jobs, {} objects, {} warnings)",
         r.env.source,
         r.env.teams.len(),
         servers,
+        r.env.jobs.len(),
         r.tree.len(),
         r.warnings.len()
     );

@@ -402,7 +402,7 @@ fn validate_exits_0_for_a_valid_spec_and_writes_nothing() {
     assert_eq!(
         run.stdout,
         format!(
-            "environments/prod.yaml: valid (3 teams, 4 servers, {} objects, 0 warnings)\n",
+            "environments/prod.yaml: valid (3 teams, 4 servers, 3 jobs, {} objects, 0 warnings)\n",
             rendered_count("prod")
         )
     );
