@@ -508,6 +508,10 @@ fn object(
         d.set_metadata_entry("labels", ROLE, &s.role);
         d.set_metadata_entry("labels", SERVER, &s.name);
     }
+    // Sorted, as on nbgen's own objects.
+    if let Some(Value::Object(labels)) = d.value.pointer_mut("/metadata/labels") {
+        labels.sort_keys();
+    }
     Ok(Object::Dynamic(Box::new(d)))
 }
 

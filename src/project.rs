@@ -148,11 +148,54 @@ impl Project {
         let previous = self.out_dir(env).previous_ports();
         match render_merged(&merged, &templates, &previous) {
             Ok(r) => Ok((r, sources)),
-            Err(diagnostics) => Err(Failure::Invalid {
-                diagnostics,
-                sources,
-            }),
+            Err(mut diagnostics) => {
+                diagnostics.extend(self.base_note(env, &merged));
+                Err(Failure::Invalid {
+                    diagnostics,
+                    sources,
+                })
+            }
         }
+    }
+
+    /// When an environment that others extend fails on its own, say so: a base is often not
+    /// meant to be complete, and the environments built on it are what gets rendered.
+    fn base_note(&self, env: &str, merged: &Merged) -> Option<Diagnostic> {
+        // Only for a file that extends nothing and lacks a key a complete environment has.
+        let schema: serde_json::Value = serde_json::from_str(crate::schema::SCHEMA).ok()?;
+        let required = schema.pointer("/else/required")?.as_array()?;
+        let incomplete = required
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .any(|key| merged.value.get(key).is_none());
+        if merged.sources.len() > 1 || !incomplete {
+            return None;
+        }
+        let extenders: Vec<String> = self
+            .environments()
+            .ok()?
+            .into_iter()
+            .filter(|other| other != env)
+            .filter(|other| {
+                self.read_spec(other)
+                    .ok()
+                    .and_then(|src| Layer::parse(src, other).ok())
+                    .and_then(|l| l.extends())
+                    .is_some_and(|(base, _)| base == env)
+            })
+            .collect();
+        let first = extenders.first()?;
+        Some(
+            Diagnostic::warning(format!(
+                "{} is extended by {}",
+                merged.sources[0].name,
+                extenders.join(", ")
+            ))
+            .in_file(&merged.sources[0].name)
+            .help(format!(
+                "a base need not be a complete environment: `nbgen validate {first}` checks it as part of {first}; rendered on its own, it must be complete"
+            )),
+        )
     }
 
     /// Read `environments/<env>.yaml` and every file it builds on (`extends`), and merge them.
