@@ -1199,3 +1199,47 @@ fn extras_in_a_base_are_inherited() {
         .collect();
     assert_eq!(pdbs, ["training/poddisruptionbudget-train.yaml"]);
 }
+
+#[test]
+fn optional_values_are_null_and_helpers_work_in_strict_mode() {
+    let repo = with_template(
+        "server",
+        "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: x-{{server.name}}
+data:
+  member: {{json server.member}}
+  gpus: \"{{#if server.gpu}}{{server.gpu.count}}{{else}}0{{/if}}\"
+  groups: {{json (json team.groups)}}
+  first: {{#each team.servers}}{{#if @first}}{{name}}{{/if}}{{/each}}
+  is-train: \"{{#if (eq server.role \"train\")}}yes{{else}}no{{/if}}\"
+",
+    );
+    let prod = repo.ok("prod");
+    assert_eq!(
+        body(&prod, "training/configmap-x-train.yaml"),
+        "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: x-train
+  namespace: training
+  labels:
+    app.kubernetes.io/managed-by: nbgen
+    app.kubernetes.io/part-of: prod
+    nbgen.io/role: train
+    nbgen.io/server: train
+    nbgen.io/team: training
+  annotations:
+    argocd.argoproj.io/sync-wave: \"5\"
+data:
+  member: null
+  gpus: \"2\"
+  groups: \"[\\\"ml\\\"]\"
+  first: train
+  is-train: \"yes\"
+"
+    );
+    let alice = body(&prod, "research/configmap-x-prep-alice.yaml");
+    assert!(alice.contains("  member: alice@example.com\n  gpus: \"0\"\n"), "{alice}");
+}
