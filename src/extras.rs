@@ -11,7 +11,8 @@ use crate::model::{Each, Env, Extra, Server, Team};
 use crate::source::Span;
 use crate::yaml::Positions;
 use handlebars::{
-    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+    Context, Handlebars, Helper, HelperDef, HelperResult, JsonTruthy, Output, RenderContext,
+    RenderError, RenderErrorReason, Renderable,
 };
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,6 +105,8 @@ fn registry(
     hb.set_strict_mode(true);
     hb.register_escape_fn(handlebars::no_escape);
     hb.register_helper("json", Box::new(json_helper));
+    hb.register_helper("if", Box::new(StrictIf { positive: true }));
+    hb.register_helper("unless", Box::new(StrictIf { positive: false }));
     let mut seen = BTreeSet::new();
     for extra in &env.extras {
         if !seen.insert(&extra.template) {
@@ -147,12 +150,49 @@ fn json_helper(
     _: &mut RenderContext,
     out: &mut dyn Output,
 ) -> HelperResult {
-    let value = h
+    let param = h
         .param(0)
-        .ok_or(RenderErrorReason::ParamNotFoundForIndex("json", 0))?
-        .value();
-    out.write(&serde_json::to_string(value).unwrap_or_default())?;
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
+    if param.is_value_missing() {
+        return Err(RenderError::strict_error(param.relative_path()));
+    }
+    out.write(&serde_json::to_string(param.value()).unwrap_or_default())?;
     Ok(())
+}
+
+/// `{{#if}}` and `{{#unless}}` that, like everything else in strict mode, fail on a name that is
+/// not in the context (Handlebars' own treat it as false). Every name nbgen documents is always
+/// there — an absent value is `null` — so a missing one is a typo.
+struct StrictIf {
+    positive: bool,
+}
+
+impl HelperDef for StrictIf {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        r: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        rc: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let name = if self.positive { "if" } else { "unless" };
+        let param = h
+            .param(0)
+            .ok_or(RenderErrorReason::ParamNotFoundForIndex(name, 0))?;
+        if param.is_value_missing() {
+            return Err(RenderError::strict_error(param.relative_path()));
+        }
+        let include_zero = h
+            .hash_get("includeZero")
+            .and_then(|v| v.value().as_bool())
+            .unwrap_or(false);
+        let truthy = param.value().is_truthy(include_zero) == self.positive;
+        match if truthy { h.template() } else { h.inverse() } {
+            Some(t) => t.render(r, ctx, rc, out),
+            None => Ok(()),
+        }
+    }
 }
 
 fn render_error(extra: &Extra, e: &handlebars::RenderError, context: &Value) -> Diagnostic {
@@ -564,28 +604,29 @@ fn valid_name(n: &str) -> bool {
         })
 }
 
-/// Two objects with one identity: among the templates' objects, and against nbgen's own.
+/// Two objects with one identity (or one file: kinds that differ only in case, or come from
+/// two API groups): among the templates' objects, and against nbgen's own.
 fn collisions(found: &[(Object, String)], nbgen: &[Object]) -> Vec<Diagnostic> {
-    let own: BTreeMap<ObjectId, ()> = nbgen.iter().map(|o| (o.id(), ())).collect();
-    let mut first: BTreeMap<ObjectId, &str> = BTreeMap::new();
+    let own: BTreeSet<String> = nbgen.iter().map(Object::file).collect();
+    let mut first: BTreeMap<String, &str> = BTreeMap::new();
     let mut out = Vec::new();
     for (o, origin) in found {
-        let id = o.id();
+        let (id, file) = (o.id(), o.file());
         let template = origin.split(' ').next().unwrap_or_default();
-        if own.contains_key(&id) {
+        if own.contains(&file) {
             out.push(
                 Diagnostic::error(format!("{origin} renders {id}, which nbgen renders itself"))
                     .in_file(template)
                     .help("give the object another name; to change what nbgen renders, change the spec"),
             );
-        } else if let Some(other) = first.get(&id) {
+        } else if let Some(other) = first.get(&file) {
             out.push(
                 Diagnostic::error(format!("{origin} renders {id}, which {other} renders too"))
                     .in_file(template)
                     .help("make the name depend on what the template is rendered for, e.g. {{server.name}} or {{team.name}}"),
             );
         } else {
-            first.insert(id, origin);
+            first.insert(file, origin);
         }
     }
     out

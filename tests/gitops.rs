@@ -1241,5 +1241,33 @@ data:
 "
     );
     let alice = body(&prod, "research/configmap-x-prep-alice.yaml");
-    assert!(alice.contains("  member: alice@example.com\n  gpus: \"0\"\n"), "{alice}");
+    assert!(
+        alice.contains("  member: alice@example.com\n  gpus: \"0\"\n"),
+        "{alice}"
+    );
+}
+
+#[test]
+fn a_misspelt_variable_inside_a_helper_is_an_error_too() {
+    let repo = with_template(
+        "server",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x-{{server.name}}}\ndata:\n  a: {{json server.nodeport}}\n  b: \"{{#if server.gpus}}x{{/if}}\"\n",
+    );
+    let e = repo.render("prod").unwrap_err();
+    assert!(
+        e.starts_with("error: `server.nodeport` is not defined for a template rendered with each: server\n --> templates/t.yaml.hbs:5:6\n"),
+        "{e}"
+    );
+    assert!(e.contains("= help: did you mean `server.nodePort`?"), "{e}");
+    // Handlebars' own `if` takes a missing name for false; nbgen's does not.
+    let repo = with_template(
+        "server",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x-{{server.name}}}\ndata:\n  b: \"{{#unless server.gpus}}x{{/unless}}\"\n",
+    );
+    let e = repo.render("prod").unwrap_err();
+    assert!(
+        e.starts_with("error: `server.gpus` is not defined for a template rendered with each: server\n --> templates/t.yaml.hbs:5:7\n"),
+        "{e}"
+    );
+    assert!(e.contains("= help: did you mean `server.gpu`?"), "{e}");
 }
