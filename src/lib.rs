@@ -2,8 +2,9 @@
 //! platform, written for GitOps.
 //!
 //! The pipeline (see ARCHITECTURE.md):
-//! `spec text → yaml::parse → schema::check → validate → Env → expand → objects → emit → Tree`,
-//! all pure; then `output` writes the tree (or a diff compares it).
+//! `spec texts → yaml::parse → layer::merge → schema::check → validate → Env → expand (+ extras,
+//! argocd) → objects → emit → Tree`, all pure; then `output` writes the tree (or a diff compares
+//! it).
 
 pub mod argocd;
 pub mod check;
