@@ -1,7 +1,7 @@
 //! Errors and warnings a person can act on: what is wrong, where (file:line:column, the line,
 //! a caret), and what to do. Rendering is pure; colour is the caller's decision.
 
-use crate::source::{SourceFile, Span};
+use crate::source::{Loc, SourceFile, Span};
 use std::fmt::Write as _;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -44,6 +44,10 @@ impl Diagnostic {
         self.file = Some(file.to_owned());
         self.span = Some(span);
         self
+    }
+
+    pub fn at_loc(self, loc: Loc<'_>) -> Self {
+        self.at(loc.file, loc.span)
     }
 
     pub fn in_file(mut self, file: &str) -> Self {

@@ -2,16 +2,20 @@
 //! platform, written for GitOps.
 //!
 //! The pipeline (see ARCHITECTURE.md):
-//! `spec text → yaml::parse → schema::check → validate → Env → expand → objects → emit → Tree`,
-//! all pure; then `output` writes the tree (or a diff compares it).
+//! `spec texts → yaml::parse → layer::merge → schema::check → validate → Env → expand (+ extras,
+//! argocd) → objects → emit → Tree`, all pure; then `output` writes the tree (or a diff compares
+//! it).
 
+pub mod argocd;
 pub mod check;
 pub mod diagnostic;
 pub mod diff;
 pub mod emit;
 pub mod expand;
+pub mod extras;
 pub mod git;
 pub mod graph;
+pub mod layer;
 pub mod manifest;
 pub mod model;
 pub mod nodeport;
@@ -29,6 +33,9 @@ pub mod validate;
 pub mod yaml;
 
 use diagnostic::Diagnostic;
+use extras::Templates;
+use layer::{Layer, Merged};
+use manifest::Object;
 use nodeport::ServerKey;
 use source::SourceFile;
 use std::collections::BTreeMap;
@@ -41,17 +48,43 @@ pub struct Render {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// The whole pure pipeline: spec text (and the NodePorts already handed out) → files.
+/// The whole pure pipeline for a spec in one file that extends none and uses no templates:
+/// spec text (and the NodePorts already handed out) → files.
 pub fn render(
     src: &SourceFile,
     env_name: &str,
     previous_ports: &BTreeMap<ServerKey, u16>,
 ) -> Result<Render, Vec<Diagnostic>> {
-    let checked = validate::validate(src, env_name, previous_ports)?;
-    let objects = expand::expand(&checked.env);
-    let tree = emit::emit(&checked.env, &objects);
+    let layer = Layer::parse(src.clone(), env_name).map_err(|d| vec![d])?;
+    render_merged(
+        &layer::merge(vec![layer])?,
+        &Templates::new(),
+        previous_ports,
+    )
+}
+
+/// The whole pure pipeline: an environment merged from its spec files (`layer::merge`), the
+/// texts of the templates it names, and the NodePorts already handed out → files.
+pub fn render_merged(
+    merged: &Merged,
+    templates: &Templates,
+    previous_ports: &BTreeMap<ServerKey, u16>,
+) -> Result<Render, Vec<Diagnostic>> {
+    let checked = validate::validate_merged(merged, previous_ports)?;
+    let env = checked.env;
+    let mut objects = expand::expand(&env);
+    let extra = extras::render(&env, templates, &merged.positions, &objects)
+        .map_err(|errors| [errors, checked.warnings.clone()].concat())?;
+    objects.extend(extra);
+    objects.sort_by_cached_key(Object::id);
+    if let Some(argo) = &env.argocd {
+        argocd::annotate_waves(&mut objects);
+        let own = argocd::objects(&env, argo, &objects);
+        objects.extend(own);
+    }
+    let tree = emit::emit(&env, &objects);
     Ok(Render {
-        env: checked.env,
+        env,
         tree,
         warnings: checked.warnings,
     })

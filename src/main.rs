@@ -217,8 +217,13 @@ fn validate(project: &Project, env: &str, color: bool) -> Result<ExitCode, Failu
     let (r, sources) = project.render(env)?;
     print_diagnostics(&r.warnings, &sources, color);
     let servers: usize = r.env.teams.iter().map(|t| t.servers.len()).sum();
+    let extends = if r.env.bases.is_empty() {
+        String::new()
+    } else {
+        format!(" (extends {})", r.env.bases.join(", "))
+    };
     println!(
-        "{}: valid ({} teams, {} servers, {} jobs, {} objects, {} warnings)",
+        "{}{extends}: valid ({} teams, {} servers, {} jobs, {} objects, {} warnings)",
         r.env.source,
         r.env.teams.len(),
         servers,
@@ -257,8 +262,18 @@ fn report_failure(failure: Failure, color: bool) -> ExitCode {
             print_diagnostics(&diagnostics, &sources, color);
             let errors = diagnostics.iter().filter(|d| d.is_error()).count();
             let warnings = diagnostics.len() - errors;
-            let file = diagnostics.iter().find_map(|d| d.file.clone());
-            let what = file.map_or_else(String::new, |f| format!(" in {f}"));
+            // An environment that extends others can have errors in several files.
+            let mut files: Vec<&str> = diagnostics
+                .iter()
+                .filter_map(|d| d.file.as_deref())
+                .collect();
+            files.sort_unstable();
+            files.dedup();
+            let what = match files.as_slice() {
+                [] => String::new(),
+                [one] => format!(" in {one}"),
+                [rest @ .., last] => format!(" in {} and {last}", rest.join(", ")),
+            };
             eprintln!(
                 "nbgen: {errors} error{}{}{what}; nothing was written",
                 if errors == 1 { "" } else { "s" },

@@ -1,5 +1,6 @@
 //! Rendered Kubernetes objects, their identity, and the one rule that names their files.
 
+use crate::argocd::{AppProject, Application};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
@@ -8,7 +9,10 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Where an object lives in the cluster: its kind, namespace (none for cluster-scoped) and name.
@@ -21,6 +25,9 @@ pub struct ObjectId {
 
 /// The directory for cluster-scoped objects. Not a valid namespace name, so never a collision.
 pub const CLUSTER_DIR: &str = "_cluster";
+/// The directory for the Argo CD objects that deploy the environment (docs/argocd.md). Not a
+/// namespace name either; the Application excludes it from what it syncs.
+pub const ARGOCD_DIR: &str = "_argocd";
 
 impl ObjectId {
     /// The object's file under `out/<env>/`: `<namespace>/<kind>-<name>.yaml`, cluster-scoped
@@ -29,6 +36,15 @@ impl ObjectId {
         format!(
             "{}/{}-{}.yaml",
             self.namespace.as_deref().unwrap_or(CLUSTER_DIR),
+            self.kind.to_lowercase(),
+            self.name
+        )
+    }
+
+    /// The file of an object that configures Argo CD itself: `_argocd/<kind>-<name>.yaml`.
+    pub fn argocd_file(&self) -> String {
+        format!(
+            "{ARGOCD_DIR}/{}-{}.yaml",
             self.kind.to_lowercase(),
             self.name
         )
@@ -61,10 +77,29 @@ pub enum Object {
     ConfigMap(Box<ConfigMap>),
     Job(Box<Job>),
     CronJob(Box<CronJob>),
+    AppProject(Box<AppProject>),
+    Application(Box<Application>),
+    /// An object rendered from a user template (`extras`), of any kind.
+    Dynamic(Box<Dynamic>),
 }
 
+/// An object of a kind nbgen does not model, as a user template wrote it (checked by `extras`:
+/// it has an apiVersion, a kind, a name and the right namespace).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dynamic {
+    pub id: ObjectId,
+    /// The API group (`policy`, `networking.k8s.io`; empty for the core group).
+    pub group: String,
+    pub cluster_scoped: bool,
+    /// The template file it was rendered from.
+    pub template: String,
+    /// The whole object, in the order the template wrote it.
+    pub value: Value,
+}
+
+/// Apply `$body` to the typed object inside any variant, `$dynamic` to a `Dynamic` one.
 macro_rules! each_kind {
-    ($self:expr, $o:ident => $body:expr) => {
+    ($self:expr, $o:ident => $body:expr, $d:ident => $dynamic:expr) => {
         match $self {
             Object::Namespace($o) => $body,
             Object::ResourceQuota($o) => $body,
@@ -79,6 +114,9 @@ macro_rules! each_kind {
             Object::ConfigMap($o) => $body,
             Object::Job($o) => $body,
             Object::CronJob($o) => $body,
+            Object::AppProject($o) => $body,
+            Object::Application($o) => $body,
+            Object::Dynamic($d) => $dynamic,
         }
     };
 }
@@ -106,18 +144,145 @@ from_kind!(
     Service,
     ConfigMap,
     Job,
-    CronJob
+    CronJob,
+    AppProject,
+    Application
 );
 
+/// A kind of object: its API group (empty for the core group), kind, and whether it is
+/// cluster-scoped.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Kind {
+    pub group: String,
+    pub kind: String,
+    pub cluster_scoped: bool,
+}
+
+macro_rules! kinds {
+    ($($kind:ident),*) => {
+        vec![$(Kind {
+            group: <$kind as k8s_openapi::Resource>::GROUP.to_owned(),
+            kind: <$kind as k8s_openapi::Resource>::KIND.to_owned(),
+            cluster_scoped: cluster_scoped(&$kind::default()),
+        }),*]
+    };
+}
+
+/// Every kind nbgen itself renders into a cluster (Argo CD's own objects and user templates'
+/// aside), whether or not this environment uses it: what the environment's AppProject allows,
+/// so that adding a team's first job does not need a new AppProject.
+pub fn rendered_kinds() -> Vec<Kind> {
+    kinds!(
+        Namespace,
+        ResourceQuota,
+        Role,
+        RoleBinding,
+        NetworkPolicy,
+        ServiceAccount,
+        PersistentVolume,
+        PersistentVolumeClaim,
+        Deployment,
+        Service,
+        ConfigMap,
+        Job,
+        CronJob
+    )
+}
+
 impl Object {
+    /// The object's kind.
+    pub fn kind(&self) -> Kind {
+        Kind {
+            group: self.group().to_owned(),
+            kind: self.id().kind,
+            cluster_scoped: self.is_cluster_scoped(),
+        }
+    }
+
     pub fn id(&self) -> ObjectId {
-        each_kind!(self, o => id_of(&**o))
+        each_kind!(self, o => id_of(&**o), d => d.id.clone())
+    }
+
+    /// The object's file under `out/<env>/`: Argo CD's own objects under `_argocd/`, every
+    /// other object by `ObjectId::file`.
+    pub fn file(&self) -> String {
+        match self {
+            Object::AppProject(_) | Object::Application(_) => self.id().argocd_file(),
+            _ => self.id().file(),
+        }
+    }
+
+    /// The API group (empty for the core group).
+    pub fn group(&self) -> &str {
+        each_kind!(self, o => group_of(&**o), d => &d.group)
+    }
+
+    pub fn is_cluster_scoped(&self) -> bool {
+        each_kind!(self, o => cluster_scoped(&**o), d => d.cluster_scoped)
+    }
+
+    /// The value of one of the object's annotations.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        each_kind!(
+            self,
+            o => o.metadata.annotations.as_ref()?.get(key).map(String::as_str),
+            d => d.value.pointer("/metadata/annotations")?.get(key)?.as_str()
+        )
+    }
+
+    /// Set one annotation (replacing any value it had).
+    pub fn annotate(&mut self, key: &str, value: &str) {
+        each_kind!(
+            self,
+            o => annotate(&mut o.metadata, key, value),
+            d => d.set_metadata_entry("annotations", key, value)
+        )
     }
 
     /// The object as YAML (serde-saphyr quotes strings YAML 1.1 would misread: `on`, `12:30`).
     pub fn to_yaml(&self) -> String {
-        each_kind!(self, o => to_yaml(&**o))
+        each_kind!(self, o => to_yaml(&**o), d => to_yaml(&d.value))
     }
+}
+
+impl Dynamic {
+    /// Set `metadata.<map>.<key>` (labels, annotations), creating the map if needed.
+    pub fn set_metadata_entry(&mut self, map: &str, key: &str, value: &str) {
+        let Some(metadata) = self
+            .value
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+        else {
+            return; // `extras` admits no object without metadata
+        };
+        let entries = metadata
+            .entry(map)
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if !entries.is_object() {
+            *entries = Value::Object(serde_json::Map::new());
+        }
+        if let Some(m) = entries.as_object_mut() {
+            m.insert(key.to_owned(), Value::String(value.to_owned()));
+        }
+    }
+}
+
+fn annotate(meta: &mut ObjectMeta, key: &str, value: &str) {
+    meta.annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(key.to_owned(), value.to_owned());
+}
+
+fn group_of<K: k8s_openapi::Resource>(_: &K) -> &'static str {
+    K::GROUP
+}
+
+fn cluster_scoped<K: k8s_openapi::Resource>(_: &K) -> bool
+where
+    K::Scope: 'static,
+{
+    std::any::TypeId::of::<K::Scope>()
+        == std::any::TypeId::of::<k8s_openapi::ClusterResourceScope>()
 }
 
 fn id_of<K>(o: &K) -> ObjectId

@@ -1,6 +1,7 @@
 //! The validated environment: every reference resolved, every name checked, every quantity
 //! parsed. Only `validate` builds an `Env`; everything after it may trust it.
 
+pub use crate::spec::Each;
 use std::collections::BTreeMap;
 
 /// A parsed, normalised Kubernetes quantity: its canonical text and its value in milli-units
@@ -25,6 +26,37 @@ pub struct Env {
     pub teams: Vec<Team>,
     /// Notebook jobs (docs/jobs.md), sorted by name; each runs in its team's namespace.
     pub jobs: Vec<Job>,
+    /// The spec files `source` builds on (`extends`), nearest first (docs/environments.md).
+    pub bases: Vec<String>,
+    /// Argo CD objects to render, and sync waves to add (docs/argocd.md).
+    pub argocd: Option<ArgoCd>,
+    /// User templates, in the order written (docs/templates.md).
+    pub extras: Vec<Extra>,
+}
+
+/// The AppProject and Application that deploy the environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArgoCd {
+    pub repo_url: String,
+    pub target_revision: String,
+    /// Where Argo CD runs: the AppProject's and Application's namespace.
+    pub namespace: String,
+    /// The API server URL of the cluster to deploy to.
+    pub destination: String,
+    /// The AppProject's name.
+    pub project: String,
+    /// The Application's name.
+    pub application: String,
+}
+
+/// A user template: a path inside the repository, rendered once per `each`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extra {
+    /// Relative to the repository root; never absolute, never with a `..`.
+    pub template: String,
+    pub each: Each,
+    /// The JSON pointer of its `template:` in the spec, for errors about it.
+    pub at: String,
 }
 
 #[derive(Clone, Debug)]

@@ -1,11 +1,14 @@
 //! A repository laid out as nbgen expects (`environments/`, `out/`): finds and reads specs and
 //! previous output, and runs the pipeline on them. The I/O edge before the pure pipeline.
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::extras::Templates;
+use crate::layer::{self, Layer, Merged};
 use crate::output::{OutDir, OutputError, Summary};
 use crate::source::SourceFile;
+use crate::validate::template_path_problem;
 use crate::yaml::MAX_SPEC_BYTES;
-use crate::{Render, render};
+use crate::{Render, render_merged};
 use std::fs;
 use std::io;
 use std::path::PathBuf;
@@ -130,18 +133,173 @@ impl Project {
         Ok(SourceFile::new(rel, text))
     }
 
-    /// Validate and render one environment in memory; nothing is written.
+    /// Validate and render one environment in memory; nothing is written. The sources
+    /// returned (and carried by a failure) are every file a diagnostic may point into: the
+    /// environment's spec, the specs it extends, and its templates.
     pub fn render(&self, env: &str) -> Result<(Render, Vec<SourceFile>), Failure> {
-        let src = self.read_spec(env)?;
-        let out = self.out_dir(env);
-        let previous = out.previous_ports();
-        match render(&src, env, &previous) {
-            Ok(r) => Ok((r, vec![src])),
-            Err(diagnostics) => Err(Failure::Invalid {
-                diagnostics,
-                sources: vec![src],
-            }),
+        let merged = self.read_merged(env)?;
+        let templates = self.read_templates(&merged);
+        let mut sources = merged.sources.clone();
+        sources.extend(
+            templates
+                .iter()
+                .filter_map(|(path, text)| Some(SourceFile::new(path, text.as_ref().ok()?))),
+        );
+        let previous = self.out_dir(env).previous_ports();
+        match render_merged(&merged, &templates, &previous) {
+            Ok(r) => Ok((r, sources)),
+            Err(mut diagnostics) => {
+                diagnostics.extend(self.base_note(env, &merged));
+                Err(Failure::Invalid {
+                    diagnostics,
+                    sources,
+                })
+            }
         }
+    }
+
+    /// When an environment that others extend fails on its own, say so: a base is often not
+    /// meant to be complete, and the environments built on it are what gets rendered.
+    fn base_note(&self, env: &str, merged: &Merged) -> Option<Diagnostic> {
+        // Only for a file that extends nothing and lacks a key a complete environment has.
+        let schema: serde_json::Value = serde_json::from_str(crate::schema::SCHEMA).ok()?;
+        let required = schema.pointer("/else/required")?.as_array()?;
+        let incomplete = required
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .any(|key| merged.value.get(key).is_none());
+        if merged.sources.len() > 1 || !incomplete {
+            return None;
+        }
+        let extenders: Vec<String> = self
+            .environments()
+            .ok()?
+            .into_iter()
+            .filter(|other| other != env)
+            .filter(|other| {
+                self.read_spec(other)
+                    .ok()
+                    .and_then(|src| Layer::parse(src, other).ok())
+                    .and_then(|l| l.extends())
+                    .is_some_and(|(base, _)| base == env)
+            })
+            .collect();
+        let first = extenders.first()?;
+        Some(
+            Diagnostic::warning(format!(
+                "{} is extended by {}",
+                merged.sources[0].name,
+                extenders.join(", ")
+            ))
+            .in_file(&merged.sources[0].name)
+            .help(format!(
+                "a base need not be a complete environment: `nbgen validate {first}` checks it as part of {first}; rendered on its own, it must be complete"
+            )),
+        )
+    }
+
+    /// Read `environments/<env>.yaml` and every file it builds on (`extends`), and merge them.
+    /// An `extends` naming no environment file, or closing a cycle, is an error at its line.
+    pub fn read_merged(&self, env: &str) -> Result<Merged, Failure> {
+        let mut layers: Vec<Layer> = Vec::new();
+        let mut next = env.to_owned();
+        loop {
+            let src = self.read_spec(&next)?;
+            let layer = Layer::parse(src, &next).map_err(|d| Failure::Invalid {
+                diagnostics: vec![d],
+                sources: layers.iter().map(|l| l.src.clone()).collect(),
+            })?;
+            let extends = layer.extends();
+            layers.push(layer);
+            let Some((base, span)) = extends else { break };
+            let here = layers.last().expect("just pushed");
+            let error = |message: String, help: String| Failure::Invalid {
+                diagnostics: vec![
+                    Diagnostic::error(message)
+                        .at(&here.src.name, span)
+                        .help(help),
+                ],
+                sources: layers.iter().map(|l| l.src.clone()).collect(),
+            };
+            if layers.iter().any(|l| l.env == base) {
+                let start = layers.iter().position(|l| l.env == base).unwrap_or(0);
+                let cycle: Vec<&str> = layers[start..]
+                    .iter()
+                    .map(|l| l.env.as_str())
+                    .chain([base.as_str()])
+                    .collect();
+                return Err(error(
+                    format!("`extends` makes a cycle: {}", cycle.join(" → ")),
+                    "an environment cannot build on itself; remove `extends` from one of these files".to_owned(),
+                ));
+            }
+            let known = self.environments().unwrap_or_default();
+            if !valid_env_name(&base) || !known.contains(&base) {
+                let others = known.iter().filter(|e| **e != here.env);
+                let help = match did_you_mean(&base, others.clone().map(String::as_str)) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => format!(
+                        "`extends` names another file in environments/ without .yaml; environments here: {}",
+                        others.map(String::as_str).collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                return Err(error(
+                    format!(
+                        "{} extends `{base}`, but there is no environments/{base}.yaml",
+                        here.src.name
+                    ),
+                    help,
+                ));
+            }
+            next = base;
+        }
+        let sources: Vec<SourceFile> = layers.iter().map(|l| l.src.clone()).collect();
+        layer::merge(layers).map_err(|diagnostics| Failure::Invalid {
+            diagnostics,
+            sources,
+        })
+    }
+
+    /// The text of every template the merged spec names, or why it cannot be read. A path that
+    /// is not plainly inside the repository is not read at all (validation reports it).
+    pub fn read_templates(&self, merged: &Merged) -> Templates {
+        let mut out = Templates::new();
+        let paths = merged
+            .value
+            .get("extras")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.get("template")?.as_str());
+        for path in paths {
+            if template_path_problem(path).is_none() && !out.contains_key(path) {
+                out.insert(path.to_owned(), self.read_template(path));
+            }
+        }
+        out
+    }
+
+    /// Read one template: a regular file inside the repository (after following links), UTF-8,
+    /// at most `MAX_TEMPLATE_BYTES`.
+    fn read_template(&self, rel: &str) -> Result<String, String> {
+        let root = fs::canonicalize(&self.root).map_err(|e| io_message(&e))?;
+        let path = fs::canonicalize(self.root.join(rel)).map_err(|e| io_message(&e))?;
+        if !path.starts_with(&root) {
+            return Err("it resolves to a file outside the repository".to_owned());
+        }
+        let meta = fs::metadata(&path).map_err(|e| io_message(&e))?;
+        if !meta.is_file() {
+            return Err("it is not a regular file".to_owned());
+        }
+        if meta.len() > MAX_TEMPLATE_BYTES {
+            return Err(format!(
+                "it is {} KiB; nbgen reads templates up to {} KiB",
+                meta.len() >> 10,
+                MAX_TEMPLATE_BYTES >> 10
+            ));
+        }
+        let bytes = fs::read(&path).map_err(|e| io_message(&e))?;
+        String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
     }
 
     /// Write a render to `out/<env>/`.
@@ -149,6 +307,9 @@ impl Project {
         self.out_dir(env).write(&r.tree).map_err(Failure::Output)
     }
 }
+
+/// Largest template nbgen reads: a template is a page of YAML.
+pub const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
 
 /// Environment names become paths: only DNS labels are accepted, so no name can escape
 /// `environments/` or `out/`.

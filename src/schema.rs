@@ -2,7 +2,6 @@
 //! with errors pointed at the offending line. Pure: no I/O.
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::source::SourceFile;
 use crate::yaml::Positions;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
@@ -28,7 +27,7 @@ fn compiled() -> &'static Compiled {
 }
 
 /// Every schema violation in `value`, one diagnostic each (unknown keys one per key).
-pub fn check(value: &Value, positions: &Positions, src: &SourceFile) -> Vec<Diagnostic> {
+pub fn check(value: &Value, positions: &Positions) -> Vec<Diagnostic> {
     let c = compiled();
     let mut out = Vec::new();
     // One error per value: a value of the wrong type also fails its enum or pattern.
@@ -70,7 +69,7 @@ pub fn check(value: &Value, positions: &Positions, src: &SourceFile) -> Vec<Diag
                     };
                     out.push(
                         Diagnostic::error(format!("unknown key `{key}` in {at}"))
-                            .at(&src.name, positions.key(&key_ptr))
+                            .at_loc(positions.key_at(&key_ptr))
                             .help(help),
                     );
                 }
@@ -110,13 +109,20 @@ pub fn check(value: &Value, positions: &Positions, src: &SourceFile) -> Vec<Diag
                 };
                 out.push(
                     Diagnostic::error(message)
-                        .at(&src.name, positions.key(&key_ptr))
+                        .at_loc(positions.key_at(&key_ptr))
                         .help(help),
                 );
             }
             ValidationErrorKind::Required { property } => {
                 let prop = property.as_str().unwrap_or_default();
-                let help = node
+                // A conditional requirement (`else: {required: [...]}`) describes its keys in
+                // the enclosing schema's `properties`.
+                let holder = schema_path
+                    .strip_suffix("/else/required")
+                    .or_else(|| schema_path.strip_suffix("/then/required"))
+                    .and_then(|p| c.schema.pointer(p))
+                    .or(node);
+                let help = holder
                     .and_then(|n| n.pointer(&format!("/properties/{prop}/description")))
                     .and_then(Value::as_str)
                     .map_or_else(
@@ -125,7 +131,7 @@ pub fn check(value: &Value, positions: &Positions, src: &SourceFile) -> Vec<Diag
                     );
                 out.push(
                     Diagnostic::error(format!("{at} is missing the required key `{prop}`"))
-                        .at(&src.name, positions.key(&pointer))
+                        .at_loc(positions.key_at(&pointer))
                         .help(help),
                 );
             }
@@ -175,12 +181,12 @@ pub fn check(value: &Value, positions: &Positions, src: &SourceFile) -> Vec<Diag
                     .unwrap_or_else(|| "see the spec reference in the README".to_owned());
                 // A whole map or list is wrong (e.g. both backends set): point at its name,
                 // not at its first entry.
-                let span = if instance.is_object() || instance.is_array() {
-                    positions.key(&pointer)
+                let at = if instance.is_object() || instance.is_array() {
+                    positions.key_at(&pointer)
                 } else {
-                    positions.value(&pointer)
+                    positions.value_at(&pointer)
                 };
-                out.push(Diagnostic::error(message).at(&src.name, span).help(help));
+                out.push(Diagnostic::error(message).at_loc(at).help(help));
             }
         }
     }

@@ -26,6 +26,13 @@ impl fmt::Display for Span {
     }
 }
 
+/// A region of a named file: where a diagnostic points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loc<'a> {
+    pub file: &'a str,
+    pub span: Span,
+}
+
 /// A file the user wrote, as read: its display name (relative to the repository root when
 /// possible) and its text.
 #[derive(Clone, Debug)]

@@ -22,6 +22,10 @@ pub struct RawSpec {
     pub teams: BTreeMap<String, RawTeam>,
     #[serde(default)]
     pub jobs: BTreeMap<String, RawJob>,
+    #[serde(default)]
+    pub gitops: Option<RawGitops>,
+    #[serde(default)]
+    pub extras: Vec<RawExtra>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -182,4 +186,43 @@ pub struct RawJob {
     pub ttl_seconds_after_finished: Option<u32>,
     #[serde(default)]
     pub scratch_size: Option<RawQuantity>,
+}
+
+/// How the environment is deployed (docs/argocd.md).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGitops {
+    #[serde(default)]
+    pub argocd: Option<RawArgoCd>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawArgoCd {
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    pub target_revision: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub destination: Option<String>,
+    #[serde(default)]
+    pub project: Option<String>,
+}
+
+/// A user template and what it is rendered for (docs/templates.md).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExtra {
+    pub template: String,
+    pub each: Each,
+}
+
+/// What a template is rendered once for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Each {
+    Env,
+    Team,
+    Server,
 }

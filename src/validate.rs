@@ -3,15 +3,20 @@
 //! written.
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::layer::{self, Layer, Merged};
 use crate::model::*;
 use crate::nodeport::{self, PortError, ServerKey};
 use crate::schema::{self, display_path};
 use crate::source::SourceFile;
 use crate::spec::*;
-use crate::yaml::{self, Positions, escape};
+use crate::yaml::{Positions, escape};
+use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+mod gitops;
 mod jobs;
+
+pub use gitops::template_path_problem;
 
 /// A valid environment, and the warnings found on the way.
 #[derive(Debug)]
@@ -33,24 +38,37 @@ pub fn validate(
     env_name: &str,
     previous_ports: &BTreeMap<ServerKey, u16>,
 ) -> Result<Checked, Vec<Diagnostic>> {
-    let (value, pos) = yaml::parse(src).map_err(|d| vec![d])?;
-    let schema_errors = schema::check(&value, &pos, src);
+    let layer = Layer::parse(src.clone(), env_name).map_err(|d| vec![d])?;
+    validate_merged(&layer::merge(vec![layer])?, previous_ports)
+}
+
+/// Schema-check and validate an environment merged from its files (`layer::merge`). Every
+/// diagnostic names the file and line where the offending value was written.
+pub fn validate_merged(
+    merged: &Merged,
+    previous_ports: &BTreeMap<ServerKey, u16>,
+) -> Result<Checked, Vec<Diagnostic>> {
+    let schema_errors = schema::check(&merged.value, &merged.positions);
     if !schema_errors.is_empty() {
         return Err(schema_errors);
     }
-    let raw: RawSpec = serde_json::from_value(value).map_err(|e| {
+    let source = merged.positions.primary_file();
+    let raw = RawSpec::deserialize(&merged.value).map_err(|e| {
         vec![
             Diagnostic::error(format!("the spec does not fit nbgen's model: {e}"))
-                .in_file(&src.name)
+                .in_file(source)
                 .help("this is a bug in nbgen's schema; please report it with the spec"),
         ]
     })?;
     let mut cx = Cx {
-        src,
-        pos: &pos,
+        source,
+        pos: &merged.positions,
         diags: Vec::new(),
     };
-    let env = cx.env(&raw, env_name, previous_ports);
+    let env = cx.env(&raw, &merged.env, previous_ports).map(|env| Env {
+        bases: merged.bases(),
+        ..env
+    });
     let (errors, warnings): (Vec<_>, Vec<_>) = cx.diags.into_iter().partition(|d| d.is_error());
     match env {
         Some(env) if errors.is_empty() => Ok(Checked { env, warnings }),
@@ -64,37 +82,30 @@ fn ptr(segments: &[&str]) -> String {
 }
 
 struct Cx<'a> {
-    src: &'a SourceFile,
+    /// The environment's own spec file (display name).
+    source: &'a str,
+    /// Where each value was written, in whichever of the environment's files.
     pos: &'a Positions,
     diags: Vec<Diagnostic>,
 }
 
 impl Cx<'_> {
     fn error(&mut self, at: &str, message: impl Into<String>, help: impl Into<String>) {
-        let span = self.pos.value(at);
-        self.diags.push(
-            Diagnostic::error(message)
-                .at(&self.src.name, span)
-                .help(help),
-        );
+        let at = self.pos.value_at(at);
+        self.diags
+            .push(Diagnostic::error(message).at_loc(at).help(help));
     }
 
     fn error_at_key(&mut self, at: &str, message: impl Into<String>, help: impl Into<String>) {
-        let span = self.pos.key(at);
-        self.diags.push(
-            Diagnostic::error(message)
-                .at(&self.src.name, span)
-                .help(help),
-        );
+        let at = self.pos.key_at(at);
+        self.diags
+            .push(Diagnostic::error(message).at_loc(at).help(help));
     }
 
     fn warn_at_key(&mut self, at: &str, message: impl Into<String>, help: impl Into<String>) {
-        let span = self.pos.key(at);
-        self.diags.push(
-            Diagnostic::warning(message)
-                .at(&self.src.name, span)
-                .help(help),
-        );
+        let at = self.pos.key_at(at);
+        self.diags
+            .push(Diagnostic::warning(message).at_loc(at).help(help));
     }
 
     fn env(
@@ -108,7 +119,7 @@ impl Cx<'_> {
                 "/name",
                 format!(
                     "the environment is named `{}` but its file is `{}`",
-                    raw.name, self.src.name
+                    raw.name, self.source
                 ),
                 format!(
                     "set `name: {env_name}`, or rename the file to environments/{}.yaml",
@@ -126,6 +137,8 @@ impl Cx<'_> {
         self.check_job_collisions(&jobs, &teams);
         self.check_gpu_capacity(&teams, &jobs, &gpu_pools);
         self.check_shared_volumes(raw, &teams, &volumes);
+        let argocd = self.argocd(raw, &teams);
+        let extras = self.extras(raw);
         // Unused-name warnings after an error are mostly its echo (a misspelt reference leaves
         // the intended name "unused"): report them once the errors are fixed.
         if !self.diags.iter().any(Diagnostic::is_error) {
@@ -135,7 +148,7 @@ impl Cx<'_> {
         self.assign_ports(raw, &roles, node_ports, &mut teams, previous_ports);
         Some(Env {
             name: raw.name.clone(),
-            source: self.src.name.clone(),
+            source: self.source.to_owned(),
             kubernetes_version: raw.cluster.kubernetes_version.clone(),
             node_ports,
             storage_class: raw.cluster.storage_class.clone(),
@@ -143,6 +156,9 @@ impl Cx<'_> {
             volumes,
             teams,
             jobs,
+            bases: Vec::new(),
+            argocd,
+            extras,
         })
     }
 
@@ -168,11 +184,12 @@ impl Cx<'_> {
             let digest = image.contains("@sha256:");
             let tag = last.split_once(':').map(|(_, t)| t);
             if !digest && matches!(tag, None | Some("latest")) {
+                let loc = self.pos.value_at(&at);
                 self.diags.push(
                     Diagnostic::warning(format!(
                         "image `{name}` ({image}) has no fixed version"
                     ))
-                    .at(&self.src.name, self.pos.value(&at))
+                    .at_loc(loc)
                     .help("pin a tag such as :1.4.2 or a digest (@sha256:...) so every render deploys the same image"),
                 );
             }
@@ -821,12 +838,13 @@ impl Cx<'_> {
                     }
                 }
                 for m in assignment.moved {
+                    let loc = self.pos.key_at(&ptr(&["teams", &m.server.0]));
                     self.diags.push(
                         Diagnostic::warning(format!(
                             "NodePort of {}/{} moves from {} to {}: {}",
                             m.server.0, m.server.1, m.from, m.to, m.why
                         ))
-                        .at(&self.src.name, self.pos.key(&ptr(&["teams", &m.server.0])))
+                        .at_loc(loc)
                         .help("users who bookmarked the old port must update it; pin ports under the team's nodePorts to control them"),
                     );
                 }

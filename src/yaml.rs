@@ -6,45 +6,113 @@
 //! later (schema, cross-references, capacity) can point at a line.
 
 use crate::diagnostic::Diagnostic;
-use crate::source::{SourceFile, Span};
+use crate::source::{Loc, SourceFile, Span};
 use serde_json::Value;
 use serde_saphyr::granit_parser::{Event, Parser};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-/// Where a node was written: its key (for map entries) and its value.
+/// Where a node was written: its key (for map entries) and its value, in which file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NodePos {
     pub key: Option<Span>,
     pub value: Option<Span>,
+    /// Index into `Positions::files`.
+    pub file: usize,
 }
 
-/// Source positions of the nodes of one document, keyed by JSON pointer (`/teams/a/roles/0`).
+/// Source positions of the nodes of a document, keyed by JSON pointer (`/teams/a/roles/0`).
+/// The document may be merged from several files (`layer`): each node knows its own file.
 #[derive(Clone, Debug, Default)]
 pub struct Positions {
+    /// Display names of the files the nodes come from; the first is the one a pointer with no
+    /// position at all falls back to.
+    files: Vec<String>,
     nodes: HashMap<String, NodePos>,
 }
 
 impl Positions {
     /// The value at `pointer`, or the closest enclosing node that has a position.
     pub fn value(&self, pointer: &str) -> Span {
-        self.find(pointer, |p| p.value)
+        self.value_at(pointer).span
     }
 
     /// The key of the entry at `pointer` (falls back to its value, then to enclosing nodes).
     pub fn key(&self, pointer: &str) -> Span {
+        self.key_at(pointer).span
+    }
+
+    /// Like `value`, with the file the value was written in.
+    pub fn value_at(&self, pointer: &str) -> Loc<'_> {
+        self.find(pointer, |p| p.value)
+    }
+
+    /// Like `key`, with the file the key was written in.
+    pub fn key_at(&self, pointer: &str) -> Loc<'_> {
         self.find(pointer, |p| p.key.or(p.value))
     }
 
-    fn find(&self, pointer: &str, pick: impl Fn(&NodePos) -> Option<Span>) -> Span {
+    /// The file a pointer with no position of its own falls back to.
+    pub fn primary_file(&self) -> &str {
+        self.files.first().map_or("", String::as_str)
+    }
+
+    fn find(&self, pointer: &str, pick: impl Fn(&NodePos) -> Option<Span>) -> Loc<'_> {
         let mut p = pointer;
         loop {
-            if let Some(span) = self.nodes.get(p).and_then(&pick) {
-                return span;
+            if let Some((node, span)) = self.nodes.get(p).and_then(|n| Some((n, pick(n)?))) {
+                return Loc {
+                    file: self.files.get(node.file).map_or("", String::as_str),
+                    span,
+                };
             }
             match p.rfind('/') {
                 Some(i) => p = &p[..i],
-                None => return Span::START,
+                None => {
+                    return Loc {
+                        file: self.primary_file(),
+                        span: Span::START,
+                    };
+                }
             }
+        }
+    }
+
+    /// Lay `upper` over `self` as `layer::merge` lays one file's value over another's: every
+    /// node `upper` writes takes its position from `upper`; below each pointer in `replaced`
+    /// (a value `upper` replaced or removed outright) nothing of `self` survives. `upper`'s file
+    /// becomes the fallback.
+    pub fn overlay(&mut self, upper: Positions, replaced: &HashSet<String>) {
+        self.forget(replaced);
+        let shift = upper.files.len();
+        for node in self.nodes.values_mut() {
+            node.file += shift;
+        }
+        let mut files = upper.files;
+        files.append(&mut self.files);
+        self.files = files;
+        self.nodes.extend(upper.nodes);
+    }
+}
+
+impl Positions {
+    /// Drop the positions of every node at or below one of `roots`: values no longer there.
+    pub fn forget(&mut self, roots: &HashSet<String>) {
+        if !roots.is_empty() {
+            self.nodes.retain(|p, _| !under_any(p, roots));
+        }
+    }
+}
+
+/// Is `pointer` one of `roots` or below one of them?
+fn under_any(pointer: &str, roots: &HashSet<String>) -> bool {
+    let mut p = pointer;
+    loop {
+        if roots.contains(p) {
+            return true;
+        }
+        match p.rfind('/') {
+            Some(i) => p = &p[..i],
+            None => return false,
         }
     }
 }
@@ -77,7 +145,7 @@ pub fn parse(src: &SourceFile) -> Result<(Value, Positions), Diagnostic> {
     options.strict_booleans = true;
     let value: Value = serde_saphyr::from_str_with_options(&src.text, options)
         .map_err(|e| syntax_error(src, &e))?;
-    Ok((value, positions(&src.text)))
+    Ok((value, positions(src)))
 }
 
 fn syntax_error(src: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
@@ -135,7 +203,8 @@ enum Frame {
 
 /// Record the position of every node. Runs only on text serde-saphyr accepted, so nesting and
 /// size are already bounded.
-fn positions(text: &str) -> Positions {
+fn positions(src: &SourceFile) -> Positions {
+    let text = src.text.as_str();
     let mut nodes = HashMap::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut seen_root = false;
@@ -194,6 +263,7 @@ fn positions(text: &str) -> Positions {
                     NodePos {
                         key: Some(*key_span),
                         value: Some(here),
+                        file: 0,
                     },
                 );
                 p
@@ -205,6 +275,7 @@ fn positions(text: &str) -> Positions {
                     NodePos {
                         key: None,
                         value: Some(here),
+                        file: 0,
                     },
                 );
                 p
@@ -219,6 +290,7 @@ fn positions(text: &str) -> Positions {
                     NodePos {
                         key: None,
                         value: Some(here),
+                        file: 0,
                     },
                 );
                 String::new()
@@ -230,7 +302,10 @@ fn positions(text: &str) -> Positions {
             None => finish_value(&mut stack),
         }
     }
-    Positions { nodes }
+    Positions {
+        files: vec![src.name.clone()],
+        nodes,
+    }
 }
 
 /// A value just ended: the enclosing map waits for its next key, a sequence moves on.

@@ -51,7 +51,7 @@ impl Repo {
     /// The project's specs, no output yet.
     fn new() -> Repo {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        for sub in ["environments", "schemas"] {
+        for sub in ["environments", "schemas", "templates"] {
             copy_dir(&project_root().join(sub), &dir.path().join(sub));
         }
         Repo { dir }
@@ -255,15 +255,15 @@ fn root_flag_renders_another_repository() {
 #[test]
 fn unknown_environment_exits_2_and_lists_the_environments() {
     let repo = Repo::new();
-    let run = repo.nbgen(&["render", "staging"]);
+    let run = repo.nbgen(&["render", "qa"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(run.stdout, "");
     assert_eq!(
         run.stderr,
-        "error: cannot read environments/staging.yaml: no such file\n \
-         --> environments/staging.yaml\n  \
-         = help: environments here: dev, prod\n\n\
-         nbgen: 1 error in environments/staging.yaml; nothing was written\n"
+        "error: cannot read environments/qa.yaml: no such file\n \
+         --> environments/qa.yaml\n  \
+         = help: environments here: dev, prod, staging\n\n\
+         nbgen: 1 error in environments/qa.yaml; nothing was written\n"
     );
     assert!(!repo.path("out").exists());
 }
@@ -367,14 +367,21 @@ fn removing_a_team_removes_exactly_its_files() {
     );
     let run = repo.nbgen(&["render", "prod"]);
     assert_eq!(run.code, 0, "{run:?}");
-    let kept = before.len() - 1 - team_files.len();
+    // The one other change: the Argo CD project no longer allows the team's namespace.
+    let project = "_argocd/appproject-notebooks-prod.yaml".to_owned();
+    let kept = before.len() - 1 - team_files.len() - 1;
     assert_eq!(
         run.stdout,
-        format!("out/prod: +0 ~0 -{} ={kept}\n", team_files.len())
+        format!("out/prod: +0 ~1 -{} ={kept}\n", team_files.len())
     );
     let after = repo.files("out/prod");
+    assert!(
+        !repo
+            .read("out/prod/_argocd/appproject-notebooks-prod.yaml")
+            .contains("mlops")
+    );
     for (rel, seen) in &before {
-        if rel == MANIFEST {
+        if rel == MANIFEST || *rel == project {
             continue;
         }
         if team_files.contains(&rel) {
@@ -387,7 +394,7 @@ fn removing_a_team_removes_exactly_its_files() {
         !repo.path("out/prod/mlops").exists(),
         "the emptied directory is removed"
     );
-    assert_eq!(after.len(), kept + 1, "no file added");
+    assert_eq!(after.len(), kept + 2, "no file added");
     let manifest = repo.read("out/prod/.nbgen-manifest");
     assert!(!manifest.contains("mlops"), "{manifest}");
 }

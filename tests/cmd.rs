@@ -59,7 +59,7 @@ fn run_case(case: &Path, bless: bool) -> Result<(), String> {
         copy_tree(&input, &root);
     } else {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for dir in ["environments", "schemas", "out"] {
+        for dir in ["environments", "schemas", "templates", "out"] {
             copy_tree(&repo.join(dir), &root.join(dir));
         }
     }

@@ -9,6 +9,8 @@ mod server;
 mod storage;
 mod team;
 
+pub use server::url_prefix;
+
 use crate::manifest::Object;
 use crate::model::{Env, Server, Team};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

@@ -1,0 +1,270 @@
+//! Argo CD (docs/argocd.md): the AppProject and Application that deploy an environment's
+//! `out/<env>/` when `gitops.argocd` is set, and the sync waves that order its objects. Pure.
+//! Never lets the Application manage the `_argocd/` objects (it could widen its own project),
+//! and never allows the project a namespace the environment does not own or a kind nbgen does
+//! not render.
+//!
+//! k8s-openapi has no Argo CD types: the few fields nbgen writes are typed here, serialized in
+//! the order they are declared.
+
+use crate::expand::{MANAGED_BY, PART_OF};
+use crate::manifest::{ARGOCD_DIR, Kind, Object, rendered_kinds};
+use crate::model::{ArgoCd, Env};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+use serde::ser::SerializeStruct;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const GROUP: &str = "argoproj.io";
+pub const VERSION: &str = "v1alpha1";
+pub const API_VERSION: &str = "argoproj.io/v1alpha1";
+/// The annotation that orders a sync: lower waves first, each healthy before the next starts.
+pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
+
+/// The sync wave of a kind. Argo CD applies one wave, waits until all of it is healthy, then
+/// applies the next:
+///
+/// 0. Namespaces, so that everything else has somewhere to go;
+/// 1. quotas (and LimitRanges), so that no pod starts before the limits that admit it;
+/// 2. RBAC, so that people can see their servers as soon as they exist;
+/// 3. network policies, so that no notebook pod ever runs without its default-deny;
+/// 4. PersistentVolumes, so that each shared claim finds its pre-bound volume;
+/// 5. ServiceAccounts and ConfigMaps the pods refer to;
+/// 6. claims, Deployments, Services, Jobs, CronJobs, and every kind not named above.
+///
+/// Claims go with the pods, not with the volumes: a home claim whose StorageClass binds on
+/// first use (`WaitForFirstConsumer`) stays Pending, which Argo CD counts as not yet healthy,
+/// until a pod mounts it; in an earlier wave it would wait forever for the pod of a later one.
+pub fn wave(kind: &str) -> i32 {
+    match kind {
+        "Namespace" => 0,
+        "ResourceQuota" | "LimitRange" => 1,
+        "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding" => 2,
+        "NetworkPolicy" => 3,
+        "PersistentVolume" => 4,
+        "ServiceAccount" | "ConfigMap" => 5,
+        _ => 6,
+    }
+}
+
+/// Give every object its sync wave, unless it already has one (a user template may choose).
+pub fn annotate_waves(objects: &mut [Object]) {
+    for o in objects {
+        if o.annotation(SYNC_WAVE).is_none() {
+            let wave = wave(&o.id().kind).to_string();
+            o.annotate(SYNC_WAVE, &wave);
+        }
+    }
+}
+
+/// The AppProject and Application for the environment, given everything else it renders.
+pub fn objects(env: &Env, argo: &ArgoCd, rendered: &[Object]) -> Vec<Object> {
+    vec![
+        Object::from(project(env, argo, rendered)),
+        Object::from(application(env, argo)),
+    ]
+}
+
+/// The file of the AppProject and Application, relative to `out/<env>/`: the Application syncs
+/// everything else.
+pub fn exclude_pattern() -> String {
+    format!("{ARGOCD_DIR}/*")
+}
+
+fn metadata(env: &Env, name: &str, namespace: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(namespace.to_owned()),
+        labels: Some(BTreeMap::from([
+            (MANAGED_BY.to_owned(), "nbgen".to_owned()),
+            (PART_OF.to_owned(), env.name.clone()),
+        ])),
+        ..ObjectMeta::default()
+    }
+}
+
+/// The environment's namespaces, sorted.
+fn namespaces(env: &Env) -> Vec<String> {
+    let set: BTreeSet<&str> = env.teams.iter().map(|t| t.namespace.as_str()).collect();
+    set.into_iter().map(str::to_owned).collect()
+}
+
+fn project(env: &Env, argo: &ArgoCd, rendered: &[Object]) -> AppProject {
+    let kinds: BTreeSet<Kind> = rendered_kinds()
+        .into_iter()
+        .chain(rendered.iter().map(Object::kind))
+        .collect();
+    let whitelist = |cluster: bool| -> Vec<GroupKind> {
+        kinds
+            .iter()
+            .filter(|k| k.cluster_scoped == cluster)
+            .map(|k| GroupKind {
+                group: k.group.clone(),
+                kind: k.kind.clone(),
+            })
+            .collect()
+    };
+    AppProject {
+        metadata: metadata(env, &argo.project, &argo.namespace),
+        spec: AppProjectSpec {
+            description: format!(
+                "Jupyter notebook platform {}, rendered by nbgen from {}",
+                env.name, env.source
+            ),
+            source_repos: vec![argo.repo_url.clone()],
+            destinations: namespaces(env)
+                .into_iter()
+                .map(|ns| Destination {
+                    server: argo.destination.clone(),
+                    namespace: Some(ns),
+                })
+                .collect(),
+            cluster_resource_whitelist: whitelist(true),
+            namespace_resource_whitelist: whitelist(false),
+        },
+    }
+}
+
+fn application(env: &Env, argo: &ArgoCd) -> Application {
+    Application {
+        metadata: metadata(env, &argo.application, &argo.namespace),
+        spec: ApplicationSpec {
+            project: argo.project.clone(),
+            source: Source {
+                repo_url: argo.repo_url.clone(),
+                target_revision: argo.target_revision.clone(),
+                path: format!("out/{}", env.name),
+                directory: Directory {
+                    recurse: true,
+                    exclude: exclude_pattern(),
+                },
+            },
+            // Every object nbgen renders names its namespace; Argo CD still wants the
+            // Application's own destination namespace to be one the project permits.
+            destination: Destination {
+                server: argo.destination.clone(),
+                namespace: namespaces(env).into_iter().next(),
+            },
+            sync_policy: SyncPolicy {
+                automated: Automated {
+                    prune: true,
+                    self_heal: true,
+                },
+            },
+        },
+    }
+}
+
+/// `argoproj.io/v1alpha1` AppProject: what one environment's Application may deploy, where.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppProject {
+    pub metadata: ObjectMeta,
+    pub spec: AppProjectSpec,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppProjectSpec {
+    pub description: String,
+    pub source_repos: Vec<String>,
+    pub destinations: Vec<Destination>,
+    pub cluster_resource_whitelist: Vec<GroupKind>,
+    pub namespace_resource_whitelist: Vec<GroupKind>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Destination {
+    pub server: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct GroupKind {
+    pub group: String,
+    pub kind: String,
+}
+
+/// `argoproj.io/v1alpha1` Application: syncs `out/<env>/` from git into the cluster.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Application {
+    pub metadata: ObjectMeta,
+    pub spec: ApplicationSpec,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSpec {
+    pub project: String,
+    pub source: Source,
+    pub destination: Destination,
+    pub sync_policy: SyncPolicy,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    pub target_revision: String,
+    pub path: String,
+    pub directory: Directory,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Directory {
+    pub recurse: bool,
+    pub exclude: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SyncPolicy {
+    pub automated: Automated,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Automated {
+    pub prune: bool,
+    pub self_heal: bool,
+}
+
+/// `apiVersion` and `kind` first, as Kubernetes writes them, then metadata and spec.
+macro_rules! resource {
+    ($ty:ident, $plural:literal) => {
+        impl k8s_openapi::Resource for $ty {
+            const API_VERSION: &'static str = API_VERSION;
+            const GROUP: &'static str = GROUP;
+            const KIND: &'static str = stringify!($ty);
+            const VERSION: &'static str = VERSION;
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = k8s_openapi::NamespaceResourceScope;
+        }
+
+        impl k8s_openapi::Metadata for $ty {
+            type Ty = ObjectMeta;
+
+            fn metadata(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+
+            fn metadata_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut o = s.serialize_struct(stringify!($ty), 4)?;
+                o.serialize_field("apiVersion", API_VERSION)?;
+                o.serialize_field("kind", stringify!($ty))?;
+                o.serialize_field("metadata", &self.metadata)?;
+                o.serialize_field("spec", &self.spec)?;
+                o.end()
+            }
+        }
+    };
+}
+
+resource!(AppProject, "appprojects");
+resource!(Application, "applications");
