@@ -7,7 +7,10 @@
 #   1. kubernetes-validate --strict -k <version>.0 on every manifest file under DIR, where <version>
 #      is cluster.kubernetesVersion of the spec environments/<env>.yaml beside that out/ directory
 #      (DIR/../../environments/<env>.yaml, so a scratch copy of a repository works too);
-#   2. checkov -d DIR --framework kubernetes, skipping only the checks listed in .ci/checkov-skips.txt.
+#   2. checkov -d DIR --framework kubernetes, skipping only the checks listed in .ci/checkov-skips.txt;
+#   3. DIR/_argocd/ (nbgen's Argo CD AppProject and Application, which kubernetes-validate has no
+#      schema for) with .ci/argocd-validate.mjs: the types Argo CD v3 generates its API from, as
+#      packaged by npm's @kubernetes-models/argo-cd (installed into target/ci-node).
 #
 # The tools live in a virtualenv at target/ci-venv (so `cargo clean` removes it and git ignores it),
 # rebuilt whenever .ci/requirements.txt or the Python interpreter changes. Set PYTHON to choose the
@@ -132,6 +135,22 @@ print(v)
 EOF
 }
 
+# The Argo CD validator's npm packages, pinned, in target/ci-node (installed on first use).
+NODE_DIR="$ROOT/target/ci-node"
+argocd_tools() {
+  # ES modules resolve packages beside the script, so the script runs from there.
+  cp "$ROOT/.ci/argocd-validate.mjs" "$NODE_DIR/" 2>/dev/null && [[ -f $NODE_DIR/.installed-4.0.0 ]] && return 0
+  command -v npm >/dev/null || {
+    echo "oracles: npm not found: Node.js 18+ is needed to validate out/*/_argocd/" >&2
+    return 1
+  }
+  rm -rf "$NODE_DIR" && mkdir -p "$NODE_DIR" &&
+    (cd "$NODE_DIR" && echo '{"private": true}' >package.json &&
+      npm install --no-audit --no-fund --silent @kubernetes-models/argo-cd@4.0.0 js-yaml@4.1.0) &&
+    cp "$ROOT/.ci/argocd-validate.mjs" "$NODE_DIR/" &&
+    touch "$NODE_DIR/.installed-4.0.0"
+}
+
 failed=()
 for dir in "${dirs[@]}"; do
   env="$(basename "$dir")"
@@ -144,7 +163,7 @@ for dir in "${dirs[@]}"; do
   # Every file Argo CD would apply from a directory source: *.yaml, *.yml, *.json, at any depth.
   files=()
   while IFS= read -r -d '' f; do files+=("$f"); done < <(
-    find "$dir" -type f \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' \) -print0 | sort -z
+    find "$dir" -path "$dir/_argocd" -prune -o -type f \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' \) -print0 | sort -z
   )
   if ((${#files[@]} == 0)); then
     echo "oracles: FAILED: $shown contains no manifest files" >&2
@@ -178,6 +197,20 @@ for dir in "${dirs[@]}"; do
       failed+=("kubernetes-validate on $shown")
     else
       echo "    ok: $passed objects valid for Kubernetes $version (strict)"
+    fi
+  fi
+
+  if [[ -d $dir/_argocd ]]; then
+    banner "Argo CD objects: $shown/_argocd"
+    argo_files=()
+    while IFS= read -r -d '' f; do argo_files+=("$f"); done < <(
+      find "$dir/_argocd" -type f \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' \) -print0 | sort -z
+    )
+    if ! argocd_tools; then
+      failed+=("Argo CD objects in $shown (could not install the validator)")
+    elif ((${#argo_files[@]} == 0)) || ! node "$NODE_DIR/argocd-validate.mjs" "${argo_files[@]}"; then
+      echo "oracles: FAILED: Argo CD objects in $shown/_argocd" >&2
+      failed+=("Argo CD objects in $shown/_argocd")
     fi
   fi
 
