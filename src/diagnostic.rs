@@ -76,7 +76,7 @@ impl Diagnostic {
             out,
             "{}: {}",
             paint.style(style, label),
-            paint.style(BOLD, &self.message)
+            paint.style(BOLD, &clip(&self.message, MAX_MESSAGE))
         );
         let gutter_width = self.span.map_or(1, |s| s.line.to_string().len());
         let pad = " ".repeat(gutter_width);
@@ -84,7 +84,8 @@ impl Diagnostic {
             (Some(file), Some(span)) => {
                 let _ = writeln!(out, "{pad}{} {file}:{span}", paint.style(BLUE, "-->"));
                 if let Some(src) = sources.iter().find(|s| &s.name == file) {
-                    let text = src.line(span.line);
+                    let (text, col) = window(src.line(span.line), span.col);
+                    let span = Span { col, ..span };
                     let bar = paint.style(BLUE, "|");
                     let _ = writeln!(out, "{pad} {bar}");
                     let _ = writeln!(
@@ -105,10 +106,42 @@ impl Diagnostic {
             _ => {}
         }
         if let Some(help) = &self.help {
+            let help = clip(help, MAX_MESSAGE);
             let _ = writeln!(out, "{pad} {} {help}", paint.style(BOLD, "= help:"));
         }
         out
     }
+}
+
+/// Longest message or help shown: they may quote a value from the spec, which may be huge.
+const MAX_MESSAGE: usize = 400;
+/// Longest part of a source line shown.
+const MAX_LINE: usize = 160;
+
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+/// The part of a long line around 1-based column `col`, and the column in that part.
+fn window(line: &str, col: usize) -> (String, usize) {
+    let len = line.chars().count();
+    if len <= MAX_LINE {
+        return (line.to_owned(), col);
+    }
+    let start = col.saturating_sub(1 + MAX_LINE / 2).min(len - MAX_LINE);
+    let mut shown: String = line.chars().skip(start).take(MAX_LINE).collect();
+    let mut col = col - start;
+    if start > 0 {
+        shown.insert(0, '…');
+        col += 1;
+    }
+    if start + MAX_LINE < len {
+        shown.push('…');
+    }
+    (shown, col)
 }
 
 /// Sort diagnostics the way a reader scans a file: errors and warnings by position.
@@ -163,6 +196,20 @@ mod tests {
             d.render(&[src], false),
             "error: unknown role `trian`\n --> env.yaml:3:13\n  |\n3 |     roles: [trian]\n  |             ^^^^^\n  = help: did you mean `train`?\n"
         );
+    }
+
+    #[test]
+    fn long_lines_are_shown_around_the_caret() {
+        let line = format!("{}XYZ{}", "a".repeat(5_000), "b".repeat(5_000));
+        let src = SourceFile::new("env.yaml", line);
+        let d = Diagnostic::error("x".repeat(1000)).at("env.yaml", Span::new(1, 5_001, 3));
+        let out = d.render(&[src], false);
+        assert!(out.len() < 1_000, "{out}");
+        let lines: Vec<Vec<char>> = out.lines().map(|l| l.chars().collect()).collect();
+        let caret = lines[4].iter().position(|&c| c == '^').unwrap();
+        assert_eq!(lines[3][caret..caret + 3], ['X', 'Y', 'Z']);
+        assert_eq!(lines[3].last(), Some(&'…'));
+        assert_eq!(lines[3][4], '…');
     }
 
     #[test]
