@@ -92,7 +92,8 @@ impl OutDir {
 
     /// The files nbgen owns, from the manifest (empty when there is none).
     pub fn owned(&self) -> BTreeMap<String, String> {
-        let text = fs::read_to_string(self.path.join(MANIFEST)).unwrap_or_default();
+        // Never through a link: the manifest could point at /dev/zero or another tree's file.
+        let text = read_regular(&self.path.join(MANIFEST)).unwrap_or_default();
         text.lines()
             .filter_map(|l| l.split_once("  "))
             .filter(|(_, p)| safe_relative(p))
@@ -214,7 +215,7 @@ impl OutDir {
         }
         let manifest = manifest_text(tree);
         let manifest_path = self.path.join(MANIFEST);
-        if fs::read_to_string(&manifest_path).ok().as_deref() != Some(manifest.as_str()) {
+        if read_regular(&manifest_path).as_deref() != Some(manifest.as_str()) {
             write_atomic(&manifest_path, manifest.as_bytes())?;
         }
         Ok(summary)
@@ -296,9 +297,11 @@ fn rel_of(base: &Path, p: &Path) -> String {
     p.strip_prefix(base).unwrap_or(p).display().to_string()
 }
 
+/// The text of a regular file (not through a link), if it is one of reasonable size: files
+/// nbgen writes are small, and a huge one is not worth reading.
 fn read_regular(path: &Path) -> Option<String> {
     let m = fs::symlink_metadata(path).ok()?;
-    if !m.is_file() {
+    if !m.is_file() || m.len() > crate::yaml::MAX_SPEC_BYTES as u64 {
         return None;
     }
     fs::read_to_string(path).ok()
