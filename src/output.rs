@@ -191,6 +191,19 @@ impl OutDir {
         }
         let stale: Vec<&String> = owned.keys().filter(|f| !tree.contains_key(*f)).collect();
 
+        // Own every file before creating it: a run killed half-way then leaves only files the
+        // manifest lists, which the next render - of this spec or another - updates or removes.
+        if !summary.added.is_empty() {
+            let mut intent = owned.clone();
+            for rel in &summary.added {
+                intent.insert(rel.clone(), digest(tree[rel].text.as_bytes()));
+            }
+            let text: String = intent
+                .iter()
+                .map(|(rel, hash)| format!("{hash}  {rel}\n"))
+                .collect();
+            write_atomic(&self.path.join(MANIFEST), text.as_bytes())?;
+        }
         for (path, text) in writes {
             if let Some(dir) = path.parent() {
                 fs::create_dir_all(dir).map_err(io_err(dir))?;
