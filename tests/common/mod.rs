@@ -126,8 +126,10 @@ fn walk(dir: &Path, rel: &str, out: &mut BTreeMap<String, Entry>) {
 }
 
 /// A valid spec with `teams` teams; `variant` changes most of what they render (images,
-/// resources, members, quotas, volume sizes, pinned ports) and which teams exist, so a render
-/// of one variant over the other changes, adds and removes files.
+/// resources, members, quotas, volume sizes) and which teams exist (variant 1 drops teams 0-4 and
+/// adds five), so rendering one variant over the other changes, adds and removes files. Every
+/// server's NodePort is pinned (differently in each variant), so a render never depends on what
+/// the previous output held. At most 680 teams.
 pub fn large_spec(teams: usize, variant: u32) -> String {
     let v = variant as usize;
     let mut s = String::new();
@@ -171,21 +173,30 @@ teams:
         2 + v,
         10 + v
     );
-    // Variant 0 has teams 0..n, variant 1 teams 5..n+5: five removed, five added.
     let first = v * 5;
     for i in first..first + teams {
+        let (roles, ports) = if i % 4 == 0 {
+            (
+                "prep, train",
+                format!("prep: {}, train: {}", port(i, v), port(i, v) + 1),
+            )
+        } else {
+            ("prep", format!("prep: {}", port(i, v)))
+        };
         let _ = write!(
             s,
             "  team-{i}:
     members: [user{i}-{v}@example.com]
-    roles: [{}]
+    roles: [{roles}]
     quota: {{cpu: \"{}\", memory: 64Gi, gpu: 4}}
-    nodePorts: {{prep: {}}}
+    nodePorts: {{{ports}}}
 ",
-            if i % 4 == 0 { "prep, train" } else { "prep" },
             16 + v,
-            30000 + (i * 2 + v) % 2700,
         );
     }
     s
+}
+
+fn port(team: usize, variant: usize) -> usize {
+    30000 + 4 * team + 2 * variant
 }
