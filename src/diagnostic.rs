@@ -92,7 +92,7 @@ impl Diagnostic {
                         out,
                         "{} {bar} {}",
                         paint.style(BLUE, &span.line.to_string()),
-                        text.replace('\t', " ")
+                        visible(&text)
                     );
                     let indent = " ".repeat(span.col.saturating_sub(1));
                     let room = text.chars().count().saturating_sub(span.col - 1).max(1);
@@ -118,11 +118,33 @@ const MAX_MESSAGE: usize = 400;
 /// Longest part of a source line shown.
 const MAX_LINE: usize = 160;
 
+/// At most `max` characters of a message, its control characters escaped: text from the spec
+/// (a key written as "\e]0;..." in YAML) must not reach a terminal as a control sequence.
 fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_owned(),
+    let escaped: String = text
+        .chars()
+        .flat_map(|c| match c {
+            '\n' => vec![c],
+            c if c.is_control() => c.escape_default().collect(),
+            c => vec![c],
+        })
+        .collect();
+    match escaped.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &escaped[..i]),
+        None => escaped,
     }
+}
+
+/// A source line as shown: a tab becomes a space and any other control character U+FFFD, one
+/// character each, so the caret below stays aligned and the terminal sees no control sequence.
+fn visible(line: &str) -> String {
+    line.chars()
+        .map(|c| match c {
+            '\t' => ' ',
+            c if c.is_control() => '\u{fffd}',
+            c => c,
+        })
+        .collect()
 }
 
 /// The part of a long line around 1-based column `col`, and the column in that part.
@@ -210,6 +232,18 @@ mod tests {
         assert_eq!(lines[3][caret..caret + 3], ['X', 'Y', 'Z']);
         assert_eq!(lines[3].last(), Some(&'…'));
         assert_eq!(lines[3][4], '…');
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let src = SourceFile::new("env.yaml", "name: pr\u{7}od\u{1b}[2J\r\n");
+        let d = Diagnostic::error("unknown key `\u{1b}]0;pwned\u{7}`")
+            .at("env.yaml", Span::new(1, 9, 1))
+            .help("\u{1b}[31m");
+        let out = d.render(&[src], false);
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        assert!(out.contains("unknown key `\\u{1b}]0;pwned\\u{7}`"), "{out}");
+        assert!(out.contains("1 | name: pr\u{fffd}od\u{fffd}[2J"), "{out}");
     }
 
     #[test]
