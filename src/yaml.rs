@@ -228,11 +228,14 @@ fn syntax_error(src: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
         Some(i) if message[i..].contains(", column ") => message[..i].to_owned(),
         _ => message,
     };
-    // Advice meant for programmers using the library ("; use Option<String>") is not for users.
-    let message = match message.split_once("; use ") {
-        Some((head, _)) => head.to_owned(),
-        None => message,
-    };
+    // Advice meant for programmers using the library ("; use Option<String>", "If you just
+    // use !!binary ..., set ... in Options") is not for users.
+    let message = ["; use ", ". If you "]
+        .iter()
+        .fold(message, |m, cut| match m.split_once(cut) {
+            Some((head, _)) => head.to_owned(),
+            None => m,
+        });
     let message = if message.starts_with("multiple YAML documents") {
         "the file holds more than one YAML document (a second `---`)".to_owned()
     } else if message.starts_with("budget breached: Depth") {
