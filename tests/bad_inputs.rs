@@ -317,6 +317,12 @@ fn check(case: &Case, r: &Run, rss_kb: i64) -> Vec<String> {
             MAX_RSS_KB / 1024
         ));
     }
+    // A hostile spec must not reach the terminal as control sequences (colour is off here).
+    for (name, text) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
+        if let Some(c) = text.chars().find(|c| c.is_control() && *c != '\n') {
+            problems.push(format!("{name} carries the raw control character {c:?}"));
+        }
+    }
     let blocks = error_blocks(&r.stderr);
     for e in &case.errors {
         let file = e.file.as_deref().unwrap_or(&case.input);
