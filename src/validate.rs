@@ -78,23 +78,50 @@ pub fn validate_merged(
     }
 }
 
+/// The spec's integer fields, as JSON pointers (`*`: any key or index). Only these are touched
+/// by [`whole_numbers`]: elsewhere (a job's `parameters`) `1.0` and `1` mean different things.
+const INTEGER_FIELDS: [&str; 8] = [
+    "/gpuPools/*/capacity",
+    "/gpuPools/*/tolerations/*/tolerationSeconds",
+    "/roles/*/gpu/count",
+    "/teams/*/quota/gpu",
+    "/teams/*/nodePorts/*",
+    "/jobs/*/backoffLimit",
+    "/jobs/*/activeDeadlineSeconds",
+    "/jobs/*/ttlSecondsAfterFinished",
+];
+
 /// YAML's `4.0` passes the schema's `integer` (JSON Schema counts 4.0 as one) but not serde's
-/// integer types: write whole floats as integers before deserializing.
-fn whole_numbers(v: &mut serde_json::Value) {
-    use serde_json::Value;
-    match v {
-        Value::Number(n) => {
-            let whole = n
-                .as_f64()
-                .filter(|f| n.is_f64() && f.fract() == 0.0)
-                .filter(|f| (i64::MIN as f64..i64::MAX as f64).contains(f));
-            if let Some(f) = whole {
-                *n = (f as i64).into();
+/// integer types: in the integer fields, write whole floats as integers before deserializing.
+fn whole_numbers(value: &mut serde_json::Value) {
+    fn walk(v: &mut serde_json::Value, pattern: &[&str]) {
+        use serde_json::Value;
+        let Some((first, rest)) = pattern.split_first() else {
+            if let Value::Number(n) = v {
+                let whole = n
+                    .as_f64()
+                    .filter(|f| n.is_f64() && f.fract() == 0.0)
+                    .filter(|f| (i64::MIN as f64..i64::MAX as f64).contains(f));
+                if let Some(f) = whole {
+                    *n = (f as i64).into();
+                }
             }
+            return;
+        };
+        match v {
+            Value::Object(map) if *first == "*" => map.values_mut().for_each(|c| walk(c, rest)),
+            Value::Object(map) => {
+                if let Some(c) = map.get_mut(*first) {
+                    walk(c, rest);
+                }
+            }
+            Value::Array(items) if *first == "*" => items.iter_mut().for_each(|c| walk(c, rest)),
+            _ => {}
         }
-        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
-        Value::Object(map) => map.values_mut().for_each(whole_numbers),
-        _ => {}
+    }
+    for field in INTEGER_FIELDS {
+        let pattern: Vec<&str> = field.split('/').skip(1).collect();
+        walk(value, &pattern);
     }
 }
 
@@ -1154,6 +1181,24 @@ fn usage_list(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_floats_become_integers_only_in_integer_fields() {
+        let mut v = serde_json::json!({
+            "gpuPools": {"a": {"capacity": 4.0, "tolerations": [{"tolerationSeconds": 30.0}]}},
+            "teams": {"t": {"nodePorts": {"x": 30080.0}, "quota": {"gpu": 2.0, "cpu": 2.0}}},
+            "jobs": {"j": {"backoffLimit": 1.0, "parameters": {"count": 1.0}}},
+        });
+        whole_numbers(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "gpuPools": {"a": {"capacity": 4, "tolerations": [{"tolerationSeconds": 30}]}},
+                "teams": {"t": {"nodePorts": {"x": 30080}, "quota": {"gpu": 2, "cpu": 2.0}}},
+                "jobs": {"j": {"backoffLimit": 1, "parameters": {"count": 1.0}}},
+            })
+        );
+    }
 
     #[test]
     fn slugs_are_dns_safe() {
