@@ -105,6 +105,8 @@ const WORDS: &[&str] = &[
     "4294967296",
     "18446744073709551616",
     "-1",
+    "4.0",
+    "1.0",
     "1e400",
     "1e-400",
     "8Gi",
@@ -231,7 +233,7 @@ fn previous_ports() -> impl Strategy<Value = Previous> {
 }
 
 /// A whole spec from a small model of one: names from a tiny alphabet with '-' (so derived
-/// names can collide), numbers at their limits, references that may dangle. Most of these get
+/// names can collide), numbers at their limits, references that may dangle, notebook jobs. Most of these get
 /// through validation, so expand and emit see many shapes of environment.
 fn generated_spec() -> impl Strategy<Value = String> {
     use prop::collection::{btree_map, btree_set};
@@ -324,6 +326,20 @@ fn generated_spec() -> impl Strategy<Value = String> {
                 ports.join(", ")
             )
         });
+    let job = (
+        names(),
+        names(),
+        names(),
+        prop::option::of(select(vec!["0 2 * * *", "@daily", "61 * * * *", "TZ=Etc/UTC 0 3 * * 1"])),
+        prop::option::of(0u32..12),
+    )
+        .prop_map(|(team, role, volume, schedule, backoff)| {
+            let schedule = schedule.map_or(String::new(), |s| format!(", schedule: \"{s}\""));
+            let backoff = backoff.map_or(String::new(), |b| format!(", backoffLimit: {b}"));
+            format!(
+                "{{team: {team}, role: {role}, notebook: /data/{volume}/nb.ipynb, outputDir: /data/{volume}/runs, parameters: {{N: 1.0}}{schedule}{backoff}}}"
+            )
+        });
     let map = |entries: &std::collections::BTreeMap<&str, String>| -> String {
         entries
             .iter()
@@ -338,11 +354,12 @@ fn generated_spec() -> impl Strategy<Value = String> {
         btree_map(names(), volume, 0..3),
         btree_map(names(), role, 1..3),
         btree_map(names(), team, 1..4),
+        btree_map(names(), job, 0..3),
     )
-        .prop_map(move |(prefix, range, images, pools, volumes, roles, teams)| {
+        .prop_map(move |(prefix, range, images, pools, volumes, roles, teams, jobs)| {
             format!(
-                "apiVersion: nbgen.io/v1alpha1\nkind: Environment\nname: prod\ncluster:\n  kubernetesVersion: \"1.33\"\n  nodePortRange: {range}\n  namespacePrefix: \"{prefix}\"\nimages:\n{}gpuPools:\n{}storage:\n{}roles:\n{}teams:\n{}",
-                map(&images), map(&pools), map(&volumes), map(&roles), map(&teams)
+                "apiVersion: nbgen.io/v1alpha1\nkind: Environment\nname: prod\ncluster:\n  kubernetesVersion: \"1.33\"\n  nodePortRange: {range}\n  namespacePrefix: \"{prefix}\"\nimages:\n{}gpuPools:\n{}storage:\n{}roles:\n{}teams:\n{}jobs:\n{}",
+                map(&images), map(&pools), map(&volumes), map(&roles), map(&teams), map(&jobs)
             )
         })
 }
