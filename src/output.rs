@@ -135,7 +135,8 @@ impl OutDir {
     }
 
     /// Every manifest-like file (`.yaml`, `.yml`, `.json`) under the directory, by relative path:
-    /// what Argo CD would apply. Links are listed (never followed); their text is `None`.
+    /// what Argo CD would apply. Links and other non-regular files (a FIFO) are listed, never
+    /// followed or read; their text is `None`.
     pub fn manifests(&self) -> Result<BTreeMap<String, Option<String>>, OutputError> {
         let mut out = BTreeMap::new();
         if !self.check_shape()? {
@@ -341,10 +342,11 @@ fn walk(
         if ft.is_dir() {
             walk(&e.path(), &child_rel, out)?;
         } else if is_manifest_name(&name) {
-            let text = if ft.is_symlink() {
-                None
-            } else {
+            // Only regular files are read: a FIFO named x.yaml would block `check` forever.
+            let text = if ft.is_file() {
                 Some(fs::read_to_string(e.path()).unwrap_or_default())
+            } else {
+                None
             };
             out.insert(child_rel, text);
         }
