@@ -13,6 +13,7 @@ use common::{Snapshot, nbgen};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -117,18 +118,21 @@ fn one() -> usize {
 }
 
 impl Recipe {
-    fn expand(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+    /// Write the expansion to `dest`, streaming: the test process must stay small (see
+    /// `peak_children_rss_kb`).
+    fn expand_to(&self, dest: &Path) {
+        let mut out = std::io::BufWriter::new(fs::File::create(dest).unwrap());
         for p in &self.parts {
-            if p.text.contains("{i}") {
-                for i in 0..p.repeat {
-                    out.extend_from_slice(p.text.replace("{i}", &i.to_string()).as_bytes());
-                }
-            } else {
-                out.extend_from_slice(p.text.repeat(p.repeat).as_bytes());
+            for i in 0..p.repeat {
+                let text = if p.text.contains("{i}") {
+                    std::borrow::Cow::Owned(p.text.replace("{i}", &i.to_string()))
+                } else {
+                    std::borrow::Cow::Borrowed(p.text.as_str())
+                };
+                out.write_all(text.as_bytes()).unwrap();
             }
         }
-        out
+        out.flush().unwrap();
     }
 }
 
@@ -183,17 +187,15 @@ struct Run {
 }
 
 fn place_input(root: &Path, case: &Case, input: &Path) {
-    let bytes = match input.extension().and_then(|e| e.to_str()) {
-        Some("recipe") => {
-            let recipe: Recipe = serde_saphyr::from_str(&fs::read_to_string(input).unwrap())
-                .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
-            recipe.expand()
-        }
-        _ => fs::read(input).unwrap(),
-    };
     let dest = root.join(&case.input);
     fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    fs::write(dest, bytes).unwrap();
+    if input.extension().is_some_and(|e| e == "recipe") {
+        let recipe: Recipe = serde_saphyr::from_str(&fs::read_to_string(input).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+        recipe.expand_to(&dest);
+    } else {
+        fs::copy(input, dest).unwrap();
+    }
 }
 
 fn apply(root: &Path, step: &Step) -> Result<(), Skip> {
@@ -378,10 +380,29 @@ fn check(case: &Case, r: &Run, rss_kb: i64) -> Vec<String> {
     problems
 }
 
+/// The peak resident memory of the children run so far, in KiB: the kernel's own figure,
+/// `getrusage(RUSAGE_CHILDREN).ru_maxrss`, taken after each child is reaped (cases run one at a
+/// time, so a rise belongs to the case just run). On Linux a child's figure also covers the
+/// memory it had before `exec` — the test process's own high-water mark, shared until then —
+/// so it is an upper bound on nbgen's peak, and a tight one only while this process stays
+/// small: inputs are streamed to disk and snapshots hash large files instead of keeping them.
+/// `this_process_peak_kb` checks that.
 fn peak_children_rss_kb() -> i64 {
     use nix::sys::resource::{UsageWho, getrusage};
     getrusage(UsageWho::RUSAGE_CHILDREN)
         .map(|u| u.max_rss())
+        .unwrap_or(0)
+}
+
+/// This process's peak resident memory (VmHWM), in KiB; 0 where /proc is missing.
+fn this_process_peak_kb() -> i64 {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -430,6 +451,16 @@ fn bad_inputs() {
         }
     }
     assert!(ran > 0, "no case matches NBGEN_CASE={filter}");
+    println!(
+        "{ran} cases; the largest peak resident memory of any run: {} MB (this process: {} MB)",
+        peak_children_rss_kb() / 1024,
+        this_process_peak_kb() / 1024
+    );
+    assert!(
+        this_process_peak_kb() < MAX_RSS_KB / 4,
+        "the test process grew to {} MB, which blurs the children's memory figures",
+        this_process_peak_kb() / 1024
+    );
     assert!(
         failures.is_empty(),
         "{} of {ran} cases failed:\n\n{}",

@@ -37,6 +37,8 @@ pub fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
 pub enum Entry {
     Dir,
     File(Vec<u8>),
+    /// A file too big to keep in memory: its size and SHA-256.
+    Large(u64, Vec<u8>),
     /// A file this process may not read: its size and permission bits.
     Unreadable(u64, u32),
     Symlink(String),
@@ -88,6 +90,23 @@ impl Snapshot {
     }
 }
 
+/// Files above this size are kept as a digest.
+const LARGE: u64 = 1 << 20;
+
+fn digest(path: &Path) -> std::io::Result<Vec<u8>> {
+    use sha2::Digest as _;
+    let mut f = fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hasher.finalize().to_vec());
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
 fn walk(dir: &Path, rel: &str, out: &mut BTreeMap<String, Entry>) {
     use std::os::unix::fs::PermissionsExt;
     let Ok(entries) = fs::read_dir(dir) else {
@@ -113,6 +132,11 @@ fn walk(dir: &Path, rel: &str, out: &mut BTreeMap<String, Entry>) {
         } else if ft.is_dir() {
             walk(&e.path(), &rel, out);
             Entry::Dir
+        } else if ft.is_file() && m.len() > LARGE {
+            match digest(&e.path()) {
+                Ok(d) => Entry::Large(m.len(), d),
+                Err(_) => Entry::Unreadable(m.len(), m.permissions().mode()),
+            }
         } else if ft.is_file() {
             match fs::read(e.path()) {
                 Ok(b) => Entry::File(b),
