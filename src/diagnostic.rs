@@ -76,7 +76,7 @@ impl Diagnostic {
             out,
             "{}: {}",
             paint.style(style, label),
-            paint.style(BOLD, &self.message)
+            paint.style(BOLD, &clip(&self.message, MAX_MESSAGE))
         );
         let gutter_width = self.span.map_or(1, |s| s.line.to_string().len());
         let pad = " ".repeat(gutter_width);
@@ -84,14 +84,15 @@ impl Diagnostic {
             (Some(file), Some(span)) => {
                 let _ = writeln!(out, "{pad}{} {file}:{span}", paint.style(BLUE, "-->"));
                 if let Some(src) = sources.iter().find(|s| &s.name == file) {
-                    let text = src.line(span.line);
+                    let (text, col) = window(src.line(span.line), span.col);
+                    let span = Span { col, ..span };
                     let bar = paint.style(BLUE, "|");
                     let _ = writeln!(out, "{pad} {bar}");
                     let _ = writeln!(
                         out,
                         "{} {bar} {}",
                         paint.style(BLUE, &span.line.to_string()),
-                        text.replace('\t', " ")
+                        visible(&text)
                     );
                     let indent = " ".repeat(span.col.saturating_sub(1));
                     let room = text.chars().count().saturating_sub(span.col - 1).max(1);
@@ -105,10 +106,64 @@ impl Diagnostic {
             _ => {}
         }
         if let Some(help) = &self.help {
+            let help = clip(help, MAX_MESSAGE);
             let _ = writeln!(out, "{pad} {} {help}", paint.style(BOLD, "= help:"));
         }
         out
     }
+}
+
+/// Longest message or help shown: they may quote a value from the spec, which may be huge.
+const MAX_MESSAGE: usize = 400;
+/// Longest part of a source line shown.
+const MAX_LINE: usize = 160;
+
+/// At most `max` characters of a message, its control characters escaped: text from the spec
+/// (a key written as "\e]0;..." in YAML) must not reach a terminal as a control sequence.
+fn clip(text: &str, max: usize) -> String {
+    let escaped: String = text
+        .chars()
+        .flat_map(|c| match c {
+            '\n' => vec![c],
+            c if c.is_control() => c.escape_default().collect(),
+            c => vec![c],
+        })
+        .collect();
+    match escaped.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &escaped[..i]),
+        None => escaped,
+    }
+}
+
+/// A source line as shown: a tab becomes a space and any other control character U+FFFD, one
+/// character each, so the caret below stays aligned and the terminal sees no control sequence.
+fn visible(line: &str) -> String {
+    line.chars()
+        .map(|c| match c {
+            '\t' => ' ',
+            c if c.is_control() => '\u{fffd}',
+            c => c,
+        })
+        .collect()
+}
+
+/// The part of a long line around 1-based column `col`, and the column in that part.
+fn window(line: &str, col: usize) -> (String, usize) {
+    let len = line.chars().count();
+    if len <= MAX_LINE {
+        return (line.to_owned(), col);
+    }
+    let start = col.saturating_sub(1 + MAX_LINE / 2).min(len - MAX_LINE);
+    let mut shown: String = line.chars().skip(start).take(MAX_LINE).collect();
+    let mut col = col - start;
+    if start > 0 {
+        shown.insert(0, '…');
+        col += 1;
+    }
+    if start + MAX_LINE < len {
+        shown.push('…');
+    }
+    (shown, col)
 }
 
 /// Sort diagnostics the way a reader scans a file: errors and warnings by position.
@@ -163,6 +218,32 @@ mod tests {
             d.render(&[src], false),
             "error: unknown role `trian`\n --> env.yaml:3:13\n  |\n3 |     roles: [trian]\n  |             ^^^^^\n  = help: did you mean `train`?\n"
         );
+    }
+
+    #[test]
+    fn long_lines_are_shown_around_the_caret() {
+        let line = format!("{}XYZ{}", "a".repeat(5_000), "b".repeat(5_000));
+        let src = SourceFile::new("env.yaml", line);
+        let d = Diagnostic::error("x".repeat(1000)).at("env.yaml", Span::new(1, 5_001, 3));
+        let out = d.render(&[src], false);
+        assert!(out.len() < 1_000, "{out}");
+        let lines: Vec<Vec<char>> = out.lines().map(|l| l.chars().collect()).collect();
+        let caret = lines[4].iter().position(|&c| c == '^').unwrap();
+        assert_eq!(lines[3][caret..caret + 3], ['X', 'Y', 'Z']);
+        assert_eq!(lines[3].last(), Some(&'…'));
+        assert_eq!(lines[3][4], '…');
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let src = SourceFile::new("env.yaml", "name: pr\u{7}od\u{1b}[2J\r\n");
+        let d = Diagnostic::error("unknown key `\u{1b}]0;pwned\u{7}`")
+            .at("env.yaml", Span::new(1, 9, 1))
+            .help("\u{1b}[31m");
+        let out = d.render(&[src], false);
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        assert!(out.contains("unknown key `\\u{1b}]0;pwned\\u{7}`"), "{out}");
+        assert!(out.contains("1 | name: pr\u{fffd}od\u{fffd}[2J"), "{out}");
     }
 
     #[test]

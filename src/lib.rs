@@ -82,6 +82,20 @@ pub fn render_merged(
         let own = argocd::objects(&env, argo, &objects);
         objects.extend(own);
     }
+    // Validation keeps derived names apart; should it miss a case, refuse rather than let one
+    // object's file silently replace another's.
+    let mut files: Vec<String> = objects.iter().map(|o| o.id().file()).collect();
+    files.sort();
+    if let Some(pair) = files.windows(2).find(|w| w[0] == w[1]) {
+        return Err(vec![
+            Diagnostic::error(format!(
+                "two objects would both be written to out/{}/{}",
+                env.name, pair[0]
+            ))
+            .in_file(&env.source)
+            .help("this is a bug in nbgen's validation; please report it with the spec. Renaming the teams, roles or volumes involved avoids it"),
+        ]);
+    }
     let tree = emit::emit(&env, &objects);
     Ok(Render {
         env,

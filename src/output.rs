@@ -92,7 +92,8 @@ impl OutDir {
 
     /// The files nbgen owns, from the manifest (empty when there is none).
     pub fn owned(&self) -> BTreeMap<String, String> {
-        let text = fs::read_to_string(self.path.join(MANIFEST)).unwrap_or_default();
+        // Never through a link: the manifest could point at /dev/zero or another tree's file.
+        let text = read_regular(&self.path.join(MANIFEST)).unwrap_or_default();
         text.lines()
             .filter_map(|l| l.split_once("  "))
             .filter(|(_, p)| safe_relative(p))
@@ -134,7 +135,8 @@ impl OutDir {
     }
 
     /// Every manifest-like file (`.yaml`, `.yml`, `.json`) under the directory, by relative path:
-    /// what Argo CD would apply. Links are listed (never followed); their text is `None`.
+    /// what Argo CD would apply. Links and other non-regular files (a FIFO) are listed, never
+    /// followed or read; their text is `None`.
     pub fn manifests(&self) -> Result<BTreeMap<String, Option<String>>, OutputError> {
         let mut out = BTreeMap::new();
         if !self.check_shape()? {
@@ -190,6 +192,19 @@ impl OutDir {
         }
         let stale: Vec<&String> = owned.keys().filter(|f| !tree.contains_key(*f)).collect();
 
+        // Own every file before creating it: a run killed half-way then leaves only files the
+        // manifest lists, which the next render - of this spec or another - updates or removes.
+        if !summary.added.is_empty() {
+            let mut intent = owned.clone();
+            for rel in &summary.added {
+                intent.insert(rel.clone(), digest(tree[rel].text.as_bytes()));
+            }
+            let text: String = intent
+                .iter()
+                .map(|(rel, hash)| format!("{hash}  {rel}\n"))
+                .collect();
+            write_atomic(&self.path.join(MANIFEST), text.as_bytes())?;
+        }
         for (path, text) in writes {
             if let Some(dir) = path.parent() {
                 fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -214,7 +229,7 @@ impl OutDir {
         }
         let manifest = manifest_text(tree);
         let manifest_path = self.path.join(MANIFEST);
-        if fs::read_to_string(&manifest_path).ok().as_deref() != Some(manifest.as_str()) {
+        if read_regular(&manifest_path).as_deref() != Some(manifest.as_str()) {
             write_atomic(&manifest_path, manifest.as_bytes())?;
         }
         Ok(summary)
@@ -296,9 +311,11 @@ fn rel_of(base: &Path, p: &Path) -> String {
     p.strip_prefix(base).unwrap_or(p).display().to_string()
 }
 
+/// The text of a regular file (not through a link), if it is one of reasonable size: files
+/// nbgen writes are small, and a huge one is not worth reading.
 fn read_regular(path: &Path) -> Option<String> {
     let m = fs::symlink_metadata(path).ok()?;
-    if !m.is_file() {
+    if !m.is_file() || m.len() > crate::yaml::MAX_SPEC_BYTES as u64 {
         return None;
     }
     fs::read_to_string(path).ok()
@@ -325,10 +342,11 @@ fn walk(
         if ft.is_dir() {
             walk(&e.path(), &child_rel, out)?;
         } else if is_manifest_name(&name) {
-            let text = if ft.is_symlink() {
-                None
-            } else {
+            // Only regular files are read: a FIFO named x.yaml would block `check` forever.
+            let text = if ft.is_file() {
                 Some(fs::read_to_string(e.path()).unwrap_or_default())
+            } else {
+                None
             };
             out.insert(child_rel, text);
         }

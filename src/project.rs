@@ -106,18 +106,33 @@ impl Project {
                 "an environment is one YAML file".to_owned(),
             ));
         }
+        // A FIFO would block forever, a device such as /dev/zero never ends.
+        if !meta.is_file() {
+            return Err(fail(
+                format!("{rel} is not a regular file"),
+                "an environment is one YAML file; check where it points if it is a symbolic link"
+                    .to_owned(),
+            ));
+        }
         if meta.len() > MAX_SPEC_BYTES as u64 {
             return Err(fail(
                 format!("{rel} is {} MiB; nbgen reads specs up to {} MiB", meta.len() >> 20, MAX_SPEC_BYTES >> 20),
                 "an environment spec is a few hundred kilobytes even for thousands of teams; check that this is the right file".to_owned(),
             ));
         }
-        let bytes = fs::read(&path).map_err(|e| {
+        // Read at most one byte past the limit: the file may have grown since it was measured.
+        let bytes = read_at_most(&path, MAX_SPEC_BYTES as u64 + 1).map_err(|e| {
             fail(
                 format!("cannot read {rel}: {}", io_message(&e)),
                 "check the file's permissions".to_owned(),
             )
         })?;
+        if bytes.len() > MAX_SPEC_BYTES {
+            return Err(fail(
+                format!("{rel} is over {} MiB; nbgen reads specs up to {} MiB", MAX_SPEC_BYTES >> 20, MAX_SPEC_BYTES >> 20),
+                "an environment spec is a few hundred kilobytes even for thousands of teams; check that this is the right file".to_owned(),
+            ));
+        }
         let text = String::from_utf8(bytes).map_err(|e| {
             let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -321,6 +336,13 @@ pub fn valid_env_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
+}
+
+fn read_at_most(path: &std::path::Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    fs::File::open(path)?.take(limit).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 fn io_message(e: &io::Error) -> String {

@@ -53,7 +53,9 @@ pub fn validate_merged(
         return Err(schema_errors);
     }
     let source = merged.positions.primary_file();
-    let raw = RawSpec::deserialize(&merged.value).map_err(|e| {
+    let mut value = merged.value.clone();
+    whole_numbers(&mut value);
+    let raw = RawSpec::deserialize(&value).map_err(|e| {
         vec![
             Diagnostic::error(format!("the spec does not fit nbgen's model: {e}"))
                 .in_file(source)
@@ -73,6 +75,53 @@ pub fn validate_merged(
     match env {
         Some(env) if errors.is_empty() => Ok(Checked { env, warnings }),
         _ => Err(errors.into_iter().chain(warnings).collect()),
+    }
+}
+
+/// The spec's integer fields, as JSON pointers (`*`: any key or index). Only these are touched
+/// by [`whole_numbers`]: elsewhere (a job's `parameters`) `1.0` and `1` mean different things.
+const INTEGER_FIELDS: [&str; 8] = [
+    "/gpuPools/*/capacity",
+    "/gpuPools/*/tolerations/*/tolerationSeconds",
+    "/roles/*/gpu/count",
+    "/teams/*/quota/gpu",
+    "/teams/*/nodePorts/*",
+    "/jobs/*/backoffLimit",
+    "/jobs/*/activeDeadlineSeconds",
+    "/jobs/*/ttlSecondsAfterFinished",
+];
+
+/// YAML's `4.0` passes the schema's `integer` (JSON Schema counts 4.0 as one) but not serde's
+/// integer types: in the integer fields, write whole floats as integers before deserializing.
+fn whole_numbers(value: &mut serde_json::Value) {
+    fn walk(v: &mut serde_json::Value, pattern: &[&str]) {
+        use serde_json::Value;
+        let Some((first, rest)) = pattern.split_first() else {
+            if let Value::Number(n) = v {
+                let whole = n
+                    .as_f64()
+                    .filter(|f| n.is_f64() && f.fract() == 0.0)
+                    .filter(|f| (i64::MIN as f64..i64::MAX as f64).contains(f));
+                if let Some(f) = whole {
+                    *n = (f as i64).into();
+                }
+            }
+            return;
+        };
+        match v {
+            Value::Object(map) if *first == "*" => map.values_mut().for_each(|c| walk(c, rest)),
+            Value::Object(map) => {
+                if let Some(c) = map.get_mut(*first) {
+                    walk(c, rest);
+                }
+            }
+            Value::Array(items) if *first == "*" => items.iter_mut().for_each(|c| walk(c, rest)),
+            _ => {}
+        }
+    }
+    for field in INTEGER_FIELDS {
+        let pattern: Vec<&str> = field.split('/').skip(1).collect();
+        walk(value, &pattern);
     }
 }
 
@@ -135,6 +184,7 @@ impl Cx<'_> {
         let jobs = self.jobs(raw, &roles);
         let mut teams = self.teams(raw, &roles, &volumes, &jobs);
         self.check_job_collisions(&jobs, &teams);
+        self.check_object_names(raw, &teams, &volumes);
         self.check_gpu_capacity(&teams, &jobs, &gpu_pools);
         self.check_shared_volumes(raw, &teams, &volumes);
         let argocd = self.argocd(raw, &teams);
@@ -226,6 +276,17 @@ impl Cx<'_> {
         let mut out = BTreeMap::new();
         for (name, v) in &raw.storage {
             let at = ptr(&["storage", name]);
+            let pod_volume = format!("data-{name}");
+            if pod_volume.len() > MAX_NAME {
+                self.error_at_key(
+                    &at,
+                    format!(
+                        "volume `{name}` is mounted as pod volume `{pod_volume}`, {} characters; Kubernetes allows {MAX_NAME}",
+                        pod_volume.len()
+                    ),
+                    format!("shorten the volume name to {} characters", MAX_NAME - "data-".len()),
+                );
+            }
             let size = self.quantity(&format!("{at}/size"), &v.size, Unit::Bytes);
             let backend = match (&v.nfs, &v.storage_class) {
                 (Some(nfs), None) => {
@@ -563,8 +624,12 @@ impl Cx<'_> {
             None => None,
         };
         if let Some(cap) = &cpu {
-            let used: i128 = servers.iter().map(|s| s.cpu.value).sum::<i128>()
-                + jobs.iter().map(|j| j.cpu.value).sum::<i128>();
+            let used = saturating_sum(
+                servers
+                    .iter()
+                    .map(|s| s.cpu.value)
+                    .chain(jobs.iter().map(|j| j.cpu.value)),
+            );
             if used > cap.value {
                 self.error(
                     &format!("{at}/cpu"),
@@ -578,8 +643,12 @@ impl Cx<'_> {
             }
         }
         if let Some(cap) = &memory {
-            let used: i128 = servers.iter().map(|s| s.memory.value).sum::<i128>()
-                + jobs.iter().map(|j| j.memory.value).sum::<i128>();
+            let used = saturating_sum(
+                servers
+                    .iter()
+                    .map(|s| s.memory.value)
+                    .chain(jobs.iter().map(|j| j.memory.value)),
+            );
             if used > cap.value {
                 self.error(
                     &format!("{at}/memory"),
@@ -592,18 +661,18 @@ impl Cx<'_> {
                 );
             }
         }
-        let mut per_resource: BTreeMap<&str, u32> = BTreeMap::new();
+        let mut per_resource: BTreeMap<&str, u64> = BTreeMap::new();
         let gpus = servers
             .iter()
             .filter_map(|s| s.gpu.as_ref())
             .chain(jobs.iter().filter_map(|j| j.gpu.as_ref()));
         for g in gpus {
-            *per_resource.entry(&g.resource).or_default() += g.count;
+            *per_resource.entry(&g.resource).or_default() += u64::from(g.count);
         }
         let mut gpu = Vec::new();
         if let Some(cap) = q.gpu {
             for (resource, used) in &per_resource {
-                if *used > cap {
+                if *used > u64::from(cap) {
                     self.error(
                         &format!("{at}/gpu"),
                         format!("team `{team}`'s {who} request {used} {resource}, over its quota of {cap}"),
@@ -618,6 +687,82 @@ impl Cx<'_> {
             }
         }
         Some(Quota { cpu, memory, gpu })
+    }
+
+    /// Names nbgen derives must not collide: two objects with one name would be one file (and
+    /// one object in the cluster), the second silently replacing the first.
+    fn check_object_names(
+        &mut self,
+        raw: &RawSpec,
+        teams: &[Team],
+        volumes: &BTreeMap<String, Volume>,
+    ) {
+        // PersistentVolumes are cluster-wide and named <env>-<team>-<volume>.
+        let mut pvs: BTreeMap<String, (&str, &str)> = BTreeMap::new();
+        for t in teams {
+            for c in &t.claims {
+                let nfs = matches!(
+                    volumes.get(&c.volume).map(|v| &v.backend),
+                    Some(VolumeBackend::Nfs { .. })
+                );
+                if !nfs {
+                    continue;
+                }
+                let pv = format!("{}-{}-{}", raw.name, t.name, c.volume);
+                match pvs.get(&pv) {
+                    Some((first_team, first_volume)) => self.error_at_key(
+                        &ptr(&["teams", &t.name]),
+                        format!(
+                            "team `{}`'s use of volume `{}` and team `{first_team}`'s use of volume `{first_volume}` would both be the PersistentVolume `{pv}`",
+                            t.name, c.volume
+                        ),
+                        "PersistentVolumes are named <environment>-<team>-<volume>, and the '-' in these names makes the two alike: rename a team or a volume",
+                    ),
+                    None => {
+                        pvs.insert(pv, (&t.name, &c.volume));
+                    }
+                }
+            }
+        }
+        for t in teams {
+            // Servers are <role> or <role>-<member>; a role name with '-' can make two alike.
+            let mut seen: BTreeMap<&str, &Server> = BTreeMap::new();
+            for s in &t.servers {
+                let Some(first) = seen.insert(&s.name, s) else {
+                    continue;
+                };
+                let who = |s: &Server| match &s.member {
+                    Some(m) => format!("role `{}` for `{m}`", s.role),
+                    None => format!("role `{}`", s.role),
+                };
+                self.error(
+                    &ptr(&["teams", &t.name, "roles"]),
+                    format!(
+                        "team `{}` would have two servers named `{}`: {} and {}",
+                        t.name,
+                        s.name,
+                        who(first),
+                        who(s)
+                    ),
+                    "servers are named <role>-<part of the e-mail before @>: rename one of the roles",
+                );
+            }
+            // A server's home claim `<server>-home` and a shared volume's claim `<volume>`
+            // live in the same namespace.
+            for s in &t.servers {
+                let home = format!("{}-home", s.name);
+                if t.claims.iter().any(|c| c.volume == home) {
+                    self.error_at_key(
+                        &ptr(&["storage", &home]),
+                        format!(
+                            "volume `{home}` and the home volume of server `{}` in team `{}` would both be the PersistentVolumeClaim `{home}`",
+                            s.name, t.name
+                        ),
+                        "names ending in -home are taken by servers' home volumes: rename the shared volume",
+                    );
+                }
+            }
+        }
     }
 
     /// Jobs count as if always running (docs/jobs.md): the pool must hold every server and job.
@@ -641,14 +786,15 @@ impl Cx<'_> {
             users.extend(jobs.iter().filter_map(|j| {
                 on_pool(&j.gpu).map(|n| format!("{}/{} (job, {n})", j.team, j.name))
             }));
-            let used: u32 = teams
+            let used: u64 = teams
                 .iter()
                 .flat_map(|t| &t.servers)
                 .filter_map(|s| on_pool(&s.gpu))
                 .chain(jobs.iter().filter_map(|j| on_pool(&j.gpu)))
+                .map(u64::from)
                 .sum();
             let has_jobs = jobs.iter().any(|j| on_pool(&j.gpu).is_some());
-            if used > pool.capacity {
+            if used > u64::from(pool.capacity) {
                 self.error(
                     &ptr(&["gpuPools", &pool.name, "capacity"]),
                     format!(
@@ -1008,6 +1154,12 @@ fn bytes_text(milli: i128) -> String {
     }
 }
 
+/// Quantities are in milli-units and may be huge: a sum that does not fit saturates (and is
+/// then over any quota) rather than overflowing.
+fn saturating_sum(values: impl Iterator<Item = i128>) -> i128 {
+    values.fold(0, i128::saturating_add)
+}
+
 /// `prep-alice 2, job nightly-features 2`: what each server and job asks for.
 fn usage_list(
     servers: &[Server],
@@ -1029,6 +1181,24 @@ fn usage_list(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_floats_become_integers_only_in_integer_fields() {
+        let mut v = serde_json::json!({
+            "gpuPools": {"a": {"capacity": 4.0, "tolerations": [{"tolerationSeconds": 30.0}]}},
+            "teams": {"t": {"nodePorts": {"x": 30080.0}, "quota": {"gpu": 2.0, "cpu": 2.0}}},
+            "jobs": {"j": {"backoffLimit": 1.0, "parameters": {"count": 1.0}}},
+        });
+        whole_numbers(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "gpuPools": {"a": {"capacity": 4, "tolerations": [{"tolerationSeconds": 30}]}},
+                "teams": {"t": {"nodePorts": {"x": 30080}, "quota": {"gpu": 2, "cpu": 2.0}}},
+                "jobs": {"j": {"backoffLimit": 1, "parameters": {"count": 1.0}}},
+            })
+        );
+    }
 
     #[test]
     fn slugs_are_dns_safe() {

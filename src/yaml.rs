@@ -138,6 +138,7 @@ pub fn parse(src: &SourceFile) -> Result<(Value, Positions), Diagnostic> {
             .at(&src.name, Span::START)
             .help("start from environments/prod.yaml in the nbgen repository, or see the spec reference in the README"));
     }
+    check_expansion(src)?;
     // YAML 1.2 booleans only (as editors' YAML language servers read the spec): with YAML 1.1's
     // `y`/`n`/`on`/`off`/`yes`/`no`, a role named `n` or a group `no` would silently become
     // `false` and fail as "must be a string".
@@ -146,6 +147,65 @@ pub fn parse(src: &SourceFile) -> Result<(Value, Positions), Diagnostic> {
     let value: Value = serde_saphyr::from_str_with_options(&src.text, options)
         .map_err(|e| syntax_error(src, &e))?;
     Ok((value, positions(src)))
+}
+
+/// Most nodes a spec may hold once its aliases are expanded (serde-saphyr's own node budget).
+pub const MAX_NODES: u64 = 250_000;
+
+/// Refuse a spec whose aliases would expand past [`MAX_NODES`], before anything is expanded:
+/// one pass over the parser's events that counts an alias as the size of the node it names. A
+/// "billion laughs" spec is refused in microseconds, at the alias that tips it over, instead of
+/// after serde-saphyr has copied a quarter of a million nodes. Syntax errors are left for
+/// serde-saphyr to report.
+fn check_expansion(src: &SourceFile) -> Result<(), Diagnostic> {
+    let mut anchored: HashMap<usize, u64> = HashMap::new();
+    // Open collections: their anchor (0 for none) and their size so far.
+    let mut open: Vec<(usize, u64)> = Vec::new();
+    let mut total: u64 = 0;
+    for item in Parser::new_from_str(&src.text) {
+        let Ok((event, span)) = item else {
+            return Ok(());
+        };
+        let size = match event {
+            Event::Scalar(_, _, anchor, _) => {
+                if anchor != 0 {
+                    anchored.insert(anchor, 1);
+                }
+                1
+            }
+            Event::Alias(id) => anchored.get(&id).copied().unwrap_or(0),
+            Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
+                open.push((anchor, 1));
+                total += 1;
+                0
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((anchor, size)) = open.pop() {
+                    if anchor != 0 {
+                        anchored.insert(anchor, size);
+                    }
+                    if let Some(parent) = open.last_mut() {
+                        parent.1 = parent.1.saturating_add(size);
+                    }
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        if let Some(parent) = open.last_mut() {
+            parent.1 = parent.1.saturating_add(size);
+        }
+        total = total.saturating_add(size);
+        if total > MAX_NODES {
+            let at = Span::new(span.start.line(), span.start.col() + 1, 1);
+            return Err(Diagnostic::error(format!(
+                "the spec expands to more than {MAX_NODES} values (aliases such as `*name` repeat what they refer to)"
+            ))
+            .at(&src.name, at)
+            .help("an environment spec is far smaller than this; write repeated parts out plainly instead of nesting aliases"));
+        }
+    }
+    Ok(())
 }
 
 fn syntax_error(src: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
@@ -168,17 +228,45 @@ fn syntax_error(src: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
         Some(i) if message[i..].contains(", column ") => message[..i].to_owned(),
         _ => message,
     };
+    // Advice meant for programmers using the library ("; use Option<String>", "If you just
+    // use !!binary ..., set ... in Options") is not for users.
+    let message = ["; use ", ". If you "]
+        .iter()
+        .fold(message, |m, cut| match m.split_once(cut) {
+            Some((head, _)) => head.to_owned(),
+            None => m,
+        });
+    let message = if message.starts_with("multiple YAML documents") {
+        "the file holds more than one YAML document (a second `---`)".to_owned()
+    } else if message.starts_with("budget breached: Depth") {
+        "the spec is nested too deeply (more than 64 levels)".to_owned()
+    } else if message.starts_with("budget breached") {
+        format!("the spec is too large to read safely ({message})")
+    } else {
+        message
+    };
     let span = e
         .location()
         .filter(|l| l.line() > 0)
         .map_or(Span::START, |l| {
             Span::new(l.line() as usize, l.column().max(1) as usize, 1)
         });
+    // The scanner reports some tabs at the token before them: point at the tab itself.
+    let span = if message.contains("tab") {
+        first_tab(&src.text, span).unwrap_or(span)
+    } else {
+        span
+    };
     let help = if message.contains("duplicate mapping key") {
         "each name may appear once in a map; merge the two entries or rename one"
     } else if message.contains("tab") {
         "YAML indents with spaces only; replace the tab with spaces"
-    } else if message.contains("budget") || message.contains("alias") || message.contains("depth") {
+    } else if message.contains("more than one YAML document") {
+        "an environment is one YAML document: remove the extra `---` and what follows, or move it to its own file"
+    } else if ["budget", "alias", "depth", "recursion"]
+        .iter()
+        .any(|w| message.contains(w))
+    {
         "the spec is too deeply nested or expands too many aliases; write it out plainly"
     } else {
         "fix the YAML syntax at this position (check indentation, quotes and brackets)"
@@ -186,6 +274,19 @@ fn syntax_error(src: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
     Diagnostic::error(format!("invalid YAML: {message}"))
         .at(&src.name, span)
         .help(help)
+}
+
+/// The first tab at or after `from`, on its line or the next two.
+fn first_tab(text: &str, from: Span) -> Option<Span> {
+    text.split('\n')
+        .enumerate()
+        .skip(from.line - 1)
+        .take(3)
+        .find_map(|(i, line)| {
+            let skip = if i + 1 == from.line { from.col - 1 } else { 0 };
+            let col = line.chars().skip(skip).position(|c| c == '\t')? + skip + 1;
+            Some(Span::new(i + 1, col, 1))
+        })
 }
 
 enum Frame {
