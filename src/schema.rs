@@ -203,6 +203,30 @@ fn one_of_message(node: Option<&Value>) -> Option<String> {
     Some(lowercase_first(text.trim_end_matches('.')))
 }
 
+/// Where the schema errors are, by JSON pointer: the keys the schema does not allow (so
+/// validation can go on without them once reported), and every other failing value.
+#[derive(Debug, Default)]
+pub struct Failures {
+    pub unknown_keys: Vec<String>,
+    pub values: Vec<String>,
+}
+
+pub fn failures(value: &Value) -> Failures {
+    let mut out = Failures::default();
+    for err in compiled().validator.iter_errors(value) {
+        let at = err.instance_path().as_str();
+        match err.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => out.unknown_keys.extend(
+                unexpected
+                    .iter()
+                    .map(|k| format!("{at}/{}", crate::yaml::escape(k))),
+            ),
+            _ => out.values.push(at.to_owned()),
+        }
+    }
+    out
+}
+
 /// `/teams/ml-engineering/quota/cpu` → `teams.ml-engineering.quota.cpu` (`the spec` for the root).
 pub fn display_path(pointer: &str) -> String {
     if pointer.is_empty() {

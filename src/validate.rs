@@ -50,7 +50,7 @@ pub fn validate_merged(
 ) -> Result<Checked, Vec<Diagnostic>> {
     let schema_errors = schema::check(&merged.value, &merged.positions);
     if !schema_errors.is_empty() {
-        return Err(schema_errors);
+        return Err(with_semantic_errors(merged, schema_errors, previous_ports));
     }
     let source = merged.positions.primary_file();
     let mut value = merged.value.clone();
@@ -76,6 +76,51 @@ pub fn validate_merged(
         Some(env) if errors.is_empty() => Ok(Checked { env, warnings }),
         _ => Err(errors.into_iter().chain(warnings).collect()),
     }
+}
+
+/// All errors in one run: after schema errors, the semantic rules still run when the spec's shape
+/// allows it — without the unknown keys, which are reported already. A semantic error where a
+/// schema error already points is its echo and is dropped; so is the whole semantic pass when the
+/// environment's name or cluster settings are wrong, since every derived name depends on them.
+fn with_semantic_errors(
+    merged: &Merged,
+    schema_errors: Vec<Diagnostic>,
+    previous_ports: &BTreeMap<ServerKey, u16>,
+) -> Vec<Diagnostic> {
+    let failures = schema::failures(&merged.value);
+    let env_wide = |p: &String| p.is_empty() || p == "/name" || p.starts_with("/cluster");
+    if failures.values.iter().any(env_wide) {
+        return schema_errors;
+    }
+    let mut value = merged.value.clone();
+    for pointer in failures.unknown_keys {
+        if let Some((parent, key)) = pointer.rsplit_once('/')
+            && let Some(serde_json::Value::Object(map)) = value.pointer_mut(parent)
+        {
+            map.remove(&key.replace("~1", "/").replace("~0", "~"));
+        }
+    }
+    whole_numbers(&mut value);
+    let Ok(raw) = RawSpec::deserialize(&value) else {
+        return schema_errors; // the shape itself is wrong: the schema errors say how
+    };
+    let mut cx = Cx {
+        source: merged.positions.primary_file(),
+        pos: &merged.positions,
+        diags: Vec::new(),
+    };
+    let _ = cx.env(&raw, &merged.env, previous_ports);
+    let reported: BTreeSet<(Option<String>, Option<usize>)> = schema_errors
+        .iter()
+        .map(|d| (d.file.clone(), d.span.map(|s| s.line)))
+        .collect();
+    let echoes = |d: &Diagnostic| reported.contains(&(d.file.clone(), d.span.map(|s| s.line)));
+    let semantic: Vec<Diagnostic> = cx
+        .diags
+        .into_iter()
+        .filter(|d| d.is_error() && !echoes(d))
+        .collect();
+    schema_errors.into_iter().chain(semantic).collect()
 }
 
 /// The spec's integer fields, as JSON pointers (`*`: any key or index). Only these are touched

@@ -1032,3 +1032,57 @@ error: team `training`'s servers request 4 CPU, over its quota of 3500m
 "#,
     );
 }
+
+#[test]
+fn schema_and_semantic_errors_are_reported_in_one_run() {
+    // An unknown key (schema) and an undefined role (semantic) in one run; the bad quantity is
+    // reported once, by the schema, not echoed by the quantity rule.
+    check(
+        &edit(&[
+            ("perMember: true", "permember: true"),
+            ("roles: [train]", "roles: [trian]"),
+            ("memory: 4Gi", "memory: 4 Gi"),
+        ]),
+        r#"
+error: roles.prep.memory: "4 Gi" is not a valid Kubernetes quantity
+  --> environments/test.yaml:22:13
+   |
+22 |     memory: 4 Gi
+   |             ^^^^
+   = help: Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
+
+error: unknown key `permember` in teams.research
+  --> environments/test.yaml:34:5
+   |
+34 |     permember: true
+   |     ^^^^^^^^^
+   = help: did you mean `perMember`?
+
+error: team `training` uses undefined role `trian`
+  --> environments/test.yaml:37:13
+   |
+37 |     roles: [trian]
+   |             ^^^^^
+   = help: did you mean `train`?
+"#,
+    );
+}
+
+#[test]
+fn a_bad_environment_name_stops_before_the_semantic_rules() {
+    // Every derived name depends on it: only the schema error is reported.
+    check(
+        &edit(&[
+            ("name: test", "name: Test"),
+            ("roles: [train]", "roles: [trian]"),
+        ]),
+        r#"
+error: name: "Test" is not a valid DNS-1123 label
+ --> environments/test.yaml:3:7
+  |
+3 | name: Test
+  |       ^^^^
+  = help: Use lower-case letters, digits and '-', starting and ending with a letter or digit (e.g. "data-science").
+"#,
+    );
+}
