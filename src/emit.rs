@@ -1,8 +1,10 @@
-//! Objects → file texts, one object per file, keyed by path under `out/<env>/`. Pure.
+//! Objects → file texts, one object per file, keyed by path under `out/<env>/`; and the same
+//! texts as one YAML stream. Pure: never touches the file system.
 
 use crate::manifest::{Object, ObjectId};
 use crate::model::Env;
 use std::collections::BTreeMap;
+use std::io::{self, Write};
 
 /// One rendered file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,4 +35,14 @@ pub fn emit(env: &Env, objects: &[Object]) -> Tree {
         debug_assert!(previous.is_none(), "two objects map to one file");
     }
     tree
+}
+
+/// The whole tree as one multi-document YAML stream, in file order, each document preceded by
+/// `# Source: out/<env>/<file>` (as `helm template` names its templates). No file is touched.
+pub fn write_stream(env: &str, tree: &Tree, w: &mut impl Write) -> io::Result<()> {
+    for (rel, file) in tree {
+        writeln!(w, "---\n# Source: out/{env}/{rel}")?;
+        w.write_all(file.text.as_bytes())?;
+    }
+    Ok(())
 }

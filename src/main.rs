@@ -6,13 +6,14 @@ use nbgen::diagnostic::{self, Diagnostic};
 use nbgen::output::Summary;
 use nbgen::project::{Failure, Project};
 use nbgen::source::SourceFile;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 const AFTER_HELP: &str = "\
 Examples:
   nbgen render prod              validate environments/prod.yaml and write out/prod/
+  nbgen render prod --stdout     print the same manifests as one YAML stream; write nothing
   nbgen validate prod            only check the spec; write nothing
   nbgen --root ../platform render dev
 
@@ -53,11 +54,17 @@ enum Command {
     #[command(
         after_help = "Prints a one-line summary: +added ~changed -removed =unchanged files.\n\
 Files nbgen no longer renders are removed; files it did not write are never touched.\n\
-A spec with errors writes nothing. Exit 0 on success, 2 on invalid input, 3 on write errors."
+A spec with errors writes nothing. Exit 0 on success, 2 on invalid input, 3 on write errors.\n\
+With --stdout, prints every object as one multi-document YAML stream (each document preceded by\n\
+`# Source: out/<ENV>/<file>`), as `helm template` does, for an Argo CD config management plugin\n\
+or a pipe to kubectl; nothing is written and out/<ENV>/ is only read (for its NodePorts)."
     )]
     Render {
         /// Environment name: environments/<ENV>.yaml
         env: String,
+        /// Print the manifests to stdout as one YAML stream instead of writing out/<ENV>/
+        #[arg(long)]
+        stdout: bool,
     },
     /// Validate an environment without writing anything
     #[command(
@@ -79,7 +86,7 @@ fn main() -> ExitCode {
     };
     let project = Project::new(&cli.root);
     let result = match &cli.command {
-        Command::Render { env } => render(&project, env, color),
+        Command::Render { env, stdout } => render(&project, env, *stdout, color),
         Command::Validate { env } => validate(&project, env, color),
     };
     match result {
@@ -88,15 +95,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn render(project: &Project, env: &str, color: bool) -> Result<ExitCode, Failure> {
+fn render(project: &Project, env: &str, stdout: bool, color: bool) -> Result<ExitCode, Failure> {
     let (r, sources) = project.render(env)?;
     print_diagnostics(&r.warnings, &sources, color);
+    if stdout {
+        return Ok(print_stream(env, &r.tree));
+    }
     let summary = project.write(env, &r)?;
     for link in &summary.skipped_links {
         eprintln!("warning: out/{env}/{link} is a symbolic link; left alone");
     }
     println!("{}", summary_line(env, &summary));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The manifests as one YAML stream. A reader that stops early (`| head`) is not an error.
+fn print_stream(env: &str, tree: &nbgen::emit::Tree) -> ExitCode {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match nbgen::emit::write_stream(env, tree, &mut out).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write to stdout: {e}");
+            ExitCode::from(3)
+        }
+    }
 }
 
 fn validate(project: &Project, env: &str, color: bool) -> Result<ExitCode, Failure> {
