@@ -3,6 +3,7 @@
 
 use crate::manifest::{Object, ObjectId};
 use crate::model::Env;
+use crate::yaml_writer;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
@@ -27,10 +28,13 @@ pub fn header(env: &Env) -> String {
 pub fn emit(env: &Env, objects: &[Object]) -> Tree {
     let header = header(env);
     let mut tree = Tree::new();
+    let mut writer = yaml_writer::Writer::default();
     for o in objects {
         let id = o.id();
-        let mut text = header.clone();
-        text.push_str(&o.to_yaml());
+        let mut text = String::with_capacity(4096);
+        text.push_str(&header);
+        o.write_yaml(&mut writer, &mut text);
+        text.shrink_to_fit();
         let previous = tree.insert(id.file(), File { id, text });
         debug_assert!(previous.is_none(), "two objects map to one file");
     }

@@ -18,6 +18,7 @@ pub mod source;
 pub mod spec;
 pub mod validate;
 pub mod yaml;
+pub mod yaml_writer;
 
 use diagnostic::Diagnostic;
 use nodeport::ServerKey;

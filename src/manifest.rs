@@ -1,5 +1,6 @@
 //! Rendered Kubernetes objects, their identity, and the one rule that names their files.
 
+use crate::yaml_writer;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
     Namespace, PersistentVolume, PersistentVolumeClaim, ResourceQuota, Service, ServiceAccount,
@@ -105,7 +106,15 @@ impl Object {
 
     /// The object as YAML (serde-saphyr quotes strings YAML 1.1 would misread: `on`, `12:30`).
     pub fn to_yaml(&self) -> String {
-        each_kind!(self, o => to_yaml(&**o))
+        let mut out = String::new();
+        self.write_yaml(&mut yaml_writer::Writer::default(), &mut out);
+        out
+    }
+
+    /// Append the object's YAML to `out`: the same bytes as `to_yaml`, through a writer that
+    /// remembers scalar styles across objects (see `yaml_writer`).
+    pub fn write_yaml(&self, w: &mut yaml_writer::Writer, out: &mut String) {
+        each_kind!(self, o => write_yaml(&**o, w, out))
     }
 }
 
@@ -122,8 +131,10 @@ where
     }
 }
 
-fn to_yaml<K: Serialize>(o: &K) -> String {
-    serde_saphyr::to_string(o).expect("k8s-openapi objects always serialize")
+fn write_yaml<K: Serialize>(o: &K, w: &mut yaml_writer::Writer, out: &mut String) {
+    if w.write(o, out).is_err() {
+        out.push_str(&serde_saphyr::to_string(o).expect("k8s-openapi objects always serialize"));
+    }
 }
 
 #[cfg(test)]
