@@ -1,8 +1,9 @@
 //! Objects → file texts, one object per file, keyed by path under `out/<env>/`; and the same
 //! texts as one YAML stream. Pure: never touches the file system.
 
+use crate::expand;
 use crate::manifest::{Object, ObjectId};
-use crate::model::Env;
+use crate::model::{Env, Team};
 use crate::yaml_writer;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -30,15 +31,60 @@ pub fn emit(env: &Env, objects: &[Object]) -> Tree {
     let mut tree = Tree::new();
     let mut writer = yaml_writer::Writer::default();
     for o in objects {
-        let id = o.id();
-        let mut text = String::with_capacity(4096);
-        text.push_str(&header);
-        o.write_yaml(&mut writer, &mut text);
-        text.shrink_to_fit();
-        let previous = tree.insert(id.file(), File { id, text });
-        debug_assert!(previous.is_none(), "two objects map to one file");
+        add(&mut tree, o, &header, &mut writer);
     }
     tree
+}
+
+/// Every file of `env`, as `emit(env, &expand(env))` makes them, without holding all objects
+/// at once: each team's objects are written as soon as they are built, and the teams are split
+/// across the machine's cores (the result does not depend on how: files are keyed by path).
+pub fn emit_env(env: &Env) -> Tree {
+    let header = header(env);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Below a few hundred objects a thread costs more than it saves.
+    let threads = cores.min(env.teams.len() / 16).clamp(1, 8);
+    let team_files = |teams: &[Team]| {
+        let mut tree = Tree::new();
+        let mut writer = yaml_writer::Writer::default();
+        for team in teams {
+            for o in expand::team_objects(env, team) {
+                add(&mut tree, &o, &header, &mut writer);
+            }
+        }
+        tree
+    };
+    if threads == 1 {
+        return team_files(&env.teams);
+    }
+    let chunk = env.teams.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = env
+            .teams
+            .chunks(chunk)
+            .map(|teams| s.spawn(move || team_files(teams)))
+            .collect();
+        let mut tree = Tree::new();
+        for part in parts {
+            let mut part = part.join().expect("rendering a team does not panic");
+            debug_assert!(
+                part.keys().all(|k| !tree.contains_key(k)),
+                "two objects map to one file"
+            );
+            tree.append(&mut part);
+        }
+        tree
+    })
+}
+
+fn add(tree: &mut Tree, o: &Object, header: &str, writer: &mut yaml_writer::Writer) {
+    let id = o.id();
+    let mut text = String::with_capacity(4096);
+    text.push_str(header);
+    o.write_yaml(writer, &mut text);
+    text.shrink_to_fit();
+    let previous = tree.insert(id.file(), File { id, text });
+    debug_assert!(previous.is_none(), "two objects map to one file");
 }
 
 /// The whole tree as one multi-document YAML stream, in file order, each document preceded by
@@ -49,4 +95,34 @@ pub fn write_stream(env: &str, tree: &Tree, w: &mut impl Write) -> io::Result<()
         w.write_all(file.text.as_bytes())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceFile;
+
+    /// Splitting the teams across threads changes nothing: same files, same bytes.
+    #[test]
+    fn emit_env_is_emit_of_expand() {
+        let mut spec = String::from(
+            "apiVersion: nbgen.io/v1alpha1\nkind: Environment\nname: big\n\
+             cluster: {kubernetesVersion: \"1.33\", nodePortRange: 30000-32767}\n\
+             images: {nb: \"registry.example.com/nb:1\"}\n\
+             storage: {data: {size: 1Gi, nfs: {server: nfs, path: /data}}}\n\
+             roles: {nb: {image: nb, cpu: \"1\", memory: 1Gi, mounts: {data: readWrite}}}\n\
+             teams:\n",
+        );
+        for i in 0..100 {
+            spec.push_str(&format!(
+                "  t{i}: {{members: [a{i}@x.io, b{i}@x.io], roles: [nb], perMember: {}}}\n",
+                i % 2 == 0
+            ));
+        }
+        let src = SourceFile::new("environments/big.yaml", spec);
+        let env = crate::validate::validate(&src, "big", &BTreeMap::new())
+            .unwrap()
+            .env;
+        assert_eq!(emit_env(&env), emit(&env, &expand::expand(&env)));
+    }
 }

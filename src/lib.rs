@@ -40,8 +40,7 @@ pub fn render(
     previous_ports: &BTreeMap<ServerKey, u16>,
 ) -> Result<Render, Vec<Diagnostic>> {
     let checked = validate::validate(src, env_name, previous_ports)?;
-    let objects = expand::expand(&checked.env);
-    let tree = emit::emit(&checked.env, &objects);
+    let tree = emit::emit_env(&checked.env);
     Ok(Render {
         env: checked.env,
         tree,

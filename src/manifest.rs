@@ -25,12 +25,15 @@ impl ObjectId {
     /// The object's file under `out/<env>/`: `<namespace>/<kind>-<name>.yaml`, cluster-scoped
     /// objects under `_cluster/`. The only place this rule is written down in code.
     pub fn file(&self) -> String {
-        format!(
-            "{}/{}-{}.yaml",
-            self.namespace.as_deref().unwrap_or(CLUSTER_DIR),
-            self.kind.to_lowercase(),
-            self.name
-        )
+        let dir = self.namespace.as_deref().unwrap_or(CLUSTER_DIR);
+        let mut f = String::with_capacity(dir.len() + self.kind.len() + self.name.len() + 7);
+        f.push_str(dir);
+        f.push('/');
+        f.extend(self.kind.chars().flat_map(char::to_lowercase));
+        f.push('-');
+        f.push_str(&self.name);
+        f.push_str(".yaml");
+        f
     }
 }
 

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::ser::{self, Impossible};
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Longest single-line string serde-saphyr writes as a plain scalar rather than folding it.
 const FOLD_AFTER: usize = 80;
@@ -20,8 +21,32 @@ const FOLD_AFTER: usize = 80;
 /// The writer keeps the styles serde-saphyr chose for scalars off the fast path.
 #[derive(Default)]
 pub struct Writer {
-    values: HashMap<String, Option<Box<str>>>,
-    keys: HashMap<String, Option<Box<str>>>,
+    values: Styles,
+    keys: Styles,
+}
+
+/// Scalar → its styled text, or `None` when serde-saphyr writes it as a block scalar.
+type Styles = HashMap<String, Option<Box<str>>, BuildHasherDefault<Fnv>>;
+
+/// FNV-1a: the cached scalars are short (`8Gi`, `""`, image names), where SipHash's setup
+/// dominates, and the writer's own data is no denial-of-service target.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// The value has a shape this writer leaves to serde-saphyr.

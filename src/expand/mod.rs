@@ -36,8 +36,9 @@ pub fn expand(env: &Env) -> Vec<Object> {
     objects
 }
 
-/// The objects of one team: namespace-wide ones, shared-volume claims, then each server's.
-fn team_objects(env: &Env, team: &Team) -> Vec<Object> {
+/// The objects of one team, unsorted: namespace-wide ones, shared-volume claims, then each
+/// server's.
+pub fn team_objects(env: &Env, team: &Team) -> Vec<Object> {
     let mut out = team::objects(env, team);
     out.extend(storage::objects(env, team));
     for s in &team.servers {
