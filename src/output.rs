@@ -11,14 +11,14 @@
 //! - two runs on one environment never interleave (an exclusive lock on the directory);
 //! - all checks happen before the first write: a refused run writes nothing.
 
-use crate::emit::Tree;
+use crate::emit::{File, Tree};
 use crate::expand::{SERVER, TEAM};
 use crate::nodeport::ServerKey;
 use k8s_openapi::api::core::v1::Service;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 /// The ownership manifest: `sha256sum` format, one line per file nbgen wrote.
@@ -61,6 +61,39 @@ pub struct Summary {
     pub skipped_links: Vec<String>,
 }
 
+/// Part of a write, planned by one thread.
+#[derive(Default)]
+struct Plan<'t> {
+    added: Vec<String>,
+    changed: Vec<String>,
+    unchanged: usize,
+    writes: Vec<(PathBuf, &'t String)>,
+    manifest: String,
+}
+
+/// Threads for `n` files: file system calls dominate, and they run in parallel in the kernel.
+fn workers(n: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    cores.min(n / 500).clamp(1, 8)
+}
+
+/// Whether the file at `path` holds exactly `expected`, whose length it was just seen to have
+/// (a file that grows meanwhile is a race with another writer no lock covers anyway).
+fn same_content(path: &Path, expected: &[u8]) -> io::Result<bool> {
+    let mut f = fs::File::open(path)?;
+    let mut buf = vec![0; expected.len()];
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(buf[..n] == *expected)
+}
+
 /// `out/<env>/` of one repository.
 pub struct OutDir {
     /// `<root>/out/<env>`
@@ -97,39 +130,50 @@ impl OutDir {
     /// The files nbgen owns, from the manifest (empty when there is none).
     pub fn owned(&self) -> BTreeMap<String, String> {
         let text = fs::read_to_string(self.path.join(MANIFEST)).unwrap_or_default();
-        text.lines()
-            .filter_map(|l| l.split_once("  "))
-            .filter(|(_, p)| safe_relative(p))
+        manifest_entries(&text)
             .map(|(h, p)| (p.to_owned(), h.to_owned()))
             .collect()
     }
 
     /// NodePorts of the servers in the current output, read from the owned Service files.
     pub fn previous_ports(&self) -> BTreeMap<ServerKey, u16> {
-        let mut out = BTreeMap::new();
-        for (file, hash) in self.owned() {
-            let is_service = file
-                .rsplit('/')
-                .next()
-                .is_some_and(|f| f.starts_with("service-"));
-            if !is_service {
-                continue;
-            }
-            let Some(text) = read_regular(&self.path.join(&file)) else {
-                continue;
-            };
-            // A file exactly as nbgen wrote it has nbgen's layout, which a line scan reads in a
-            // thousandth of the time a YAML parse takes; anything else gets the parse.
-            let exact = hex(&Sha256::digest(text.as_bytes())) == hash;
-            let found = exact
-                .then(|| scan_service(&text))
-                .flatten()
-                .or_else(|| parse_service(&text));
-            if let Some((key, port)) = found {
-                out.insert(key, port);
-            }
-        }
-        out
+        let manifest = fs::read_to_string(self.path.join(MANIFEST)).unwrap_or_default();
+        let services: Vec<(&str, &str)> = manifest_entries(&manifest)
+            .filter(|(_, file)| {
+                file.rsplit('/')
+                    .next()
+                    .is_some_and(|f| f.starts_with("service-"))
+            })
+            .collect();
+        let chunk = services.len().div_ceil(workers(services.len())).max(1);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = services
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(|| {
+                        part.iter()
+                            .filter_map(|e| self.service_port(e))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|p| p.join().expect("reading ports does not panic"))
+                .collect()
+        })
+    }
+
+    /// The server and NodePort of one owned Service file.
+    fn service_port(&self, &(hash, file): &(&str, &str)) -> Option<(ServerKey, u16)> {
+        let text = read_regular(&self.path.join(file))?;
+        // A file exactly as nbgen wrote it has nbgen's layout, which a line scan reads in a
+        // thousandth of the time a YAML parse takes; anything else gets the parse.
+        let exact = hex(&Sha256::digest(text.as_bytes())) == hash;
+        exact
+            .then(|| scan_service(&text))
+            .flatten()
+            .or_else(|| parse_service(&text))
     }
 
     /// Every manifest-like file (`.yaml`, `.yml`, `.json`) under the directory, by relative path:
@@ -153,48 +197,53 @@ impl OutDir {
         clean_temporaries(&self.path);
         let owned = self.owned();
 
-        // Plan everything first; refuse before writing anything.
+        // Plan everything first; refuse before writing anything. The plan reads every file
+        // that may be unchanged, so it is split across threads (merged back in path order).
+        let files: Vec<(&String, &File)> = tree.iter().collect();
+        let threads = workers(files.len());
+        let plans: Vec<Result<Plan, OutputError>> = std::thread::scope(|s| {
+            let parts: Vec<_> = files
+                .chunks(files.len().div_ceil(threads).max(1))
+                .map(|part| s.spawn(|| self.plan(part, &owned)))
+                .collect();
+            parts
+                .into_iter()
+                .map(|p| p.join().expect("planning does not panic"))
+                .collect()
+        });
         let mut summary = Summary::default();
         let mut writes = Vec::new();
-        for (rel, file) in tree {
-            let path = self.path.join(rel);
-            self.check_parents(rel)?;
-            match fs::symlink_metadata(&path) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(OutputError::Symlink(format!("{}/{rel}", self.display)));
-                }
-                Ok(m) if !m.is_file() => {
-                    return Err(OutputError::NotADirectory(format!(
-                        "{}/{rel}",
-                        self.display
-                    )));
-                }
-                Ok(_) => {
-                    let current = fs::read(&path).map_err(io_err(&path))?;
-                    if current == file.text.as_bytes() {
-                        summary.unchanged += 1; // also adopts a file a killed run left behind
-                    } else if owned.contains_key(rel) {
-                        summary.changed.push(rel.clone());
-                        writes.push((path, &file.text));
-                    } else {
-                        return Err(OutputError::NotOwned(format!("{}/{rel}", self.display)));
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    summary.added.push(rel.clone());
-                    writes.push((path, &file.text));
-                }
-                Err(e) => return Err(io_err(&path)(e)),
-            }
+        let mut manifest = String::with_capacity(files.len() * 100);
+        for plan in plans {
+            let plan = plan?;
+            summary.added.extend(plan.added);
+            summary.changed.extend(plan.changed);
+            summary.unchanged += plan.unchanged;
+            writes.extend(plan.writes);
+            manifest.push_str(&plan.manifest);
         }
         let stale: Vec<&String> = owned.keys().filter(|f| !tree.contains_key(*f)).collect();
 
-        for (path, text) in writes {
-            if let Some(dir) = path.parent() {
-                fs::create_dir_all(dir).map_err(io_err(dir))?;
-            }
-            write_atomic(&path, text.as_bytes())?;
-        }
+        let chunk = writes.len().div_ceil(workers(writes.len())).max(1);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = writes
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        for (path, text) in part {
+                            if let Some(dir) = path.parent() {
+                                fs::create_dir_all(dir).map_err(io_err(dir))?;
+                            }
+                            write_atomic(path, text.as_bytes())?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .try_for_each(|p| p.join().expect("writing does not panic"))
+        })?;
         for rel in stale {
             let path = self.path.join(rel);
             if self.check_parents(rel).is_err() {
@@ -211,15 +260,65 @@ impl OutDir {
                 _ => {}
             }
         }
-        let manifest: String = tree
-            .iter()
-            .map(|(rel, f)| format!("{}  {rel}\n", hex(&Sha256::digest(f.text.as_bytes()))))
-            .collect();
         let manifest_path = self.path.join(MANIFEST);
         if fs::read_to_string(&manifest_path).ok().as_deref() != Some(manifest.as_str()) {
             write_atomic(&manifest_path, manifest.as_bytes())?;
         }
         Ok(summary)
+    }
+
+    /// What writing `files` would do, checked: each file is new, unchanged (same bytes; this
+    /// also adopts a file a killed run left behind), or changed and owned; anything else is
+    /// refused. Also their manifest lines.
+    fn plan<'t>(
+        &self,
+        files: &[(&'t String, &'t File)],
+        owned: &BTreeMap<String, String>,
+    ) -> Result<Plan<'t>, OutputError> {
+        let mut plan = Plan::default();
+        let mut dirs_checked = HashSet::new();
+        for &(rel, file) in files {
+            let path = self.path.join(rel);
+            let dir = rel.rsplit_once('/').map_or("", |(d, _)| d);
+            if !safe_relative(rel) || !dirs_checked.contains(dir) {
+                self.check_parents(rel)?;
+                dirs_checked.insert(dir);
+            }
+            let text = file.text.as_bytes();
+            match fs::symlink_metadata(&path) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(OutputError::Symlink(format!("{}/{rel}", self.display)));
+                }
+                Ok(m) if !m.is_file() => {
+                    return Err(OutputError::NotADirectory(format!(
+                        "{}/{rel}",
+                        self.display
+                    )));
+                }
+                Ok(m) => {
+                    let same = m.len() == text.len() as u64
+                        && same_content(&path, text).map_err(io_err(&path))?;
+                    if same {
+                        plan.unchanged += 1;
+                    } else if owned.contains_key(rel) {
+                        plan.changed.push(rel.clone());
+                        plan.writes.push((path, &file.text));
+                    } else {
+                        return Err(OutputError::NotOwned(format!("{}/{rel}", self.display)));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    plan.added.push(rel.clone());
+                    plan.writes.push((path, &file.text));
+                }
+                Err(e) => return Err(io_err(&path)(e)),
+            }
+            plan.manifest.push_str(&hex(&Sha256::digest(text)));
+            plan.manifest.push_str("  ");
+            plan.manifest.push_str(rel);
+            plan.manifest.push('\n');
+        }
+        Ok(plan)
     }
 
     /// An exclusive lock on the directory itself, held until dropped. Leaves no file behind.
@@ -271,6 +370,13 @@ impl OutDir {
         }
         Ok(())
     }
+}
+
+/// The `(sha256, path)` lines of a manifest, unsafe paths skipped.
+fn manifest_entries(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.lines()
+        .filter_map(|l| l.split_once("  "))
+        .filter(|(_, p)| safe_relative(p))
 }
 
 /// A path nbgen may use under `out/<env>/`: relative, plain components only.
@@ -500,5 +606,61 @@ teams:
         assert_eq!(scan_service(two_ports), None);
         let anchored = "metadata:\n  labels:\n    nbgen.io/server: &s a\n    nbgen.io/team: t\nspec:\n  ports:\n  - name: http\n    nodePort: 30001\n";
         assert_eq!(scan_service(anchored), None);
+    }
+
+    fn tree_of(files: &[(&str, &str)]) -> Tree {
+        files
+            .iter()
+            .map(|(p, t)| {
+                let id = crate::manifest::ObjectId {
+                    kind: "ConfigMap".into(),
+                    namespace: None,
+                    name: (*p).into(),
+                };
+                (
+                    (*p).to_owned(),
+                    File {
+                        id,
+                        text: (*t).to_owned(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Enough files to plan on several threads: the summary and the refusals are the same.
+    #[test]
+    fn write_plans_adds_changes_and_refusals_in_path_order() {
+        let root = tempfile::tempdir().unwrap();
+        let out = OutDir::new(root.path(), "dev");
+        let names: Vec<String> = (0..1200)
+            .map(|i| format!("ns{}/f{i:04}.yaml", i % 7))
+            .collect();
+        let files: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "a: 1\n")).collect();
+        let s = out.write(&tree_of(&files)).unwrap();
+        assert_eq!((s.added.len(), s.unchanged), (1200, 0));
+        assert!(s.added.windows(2).all(|w| w[0] < w[1]));
+        let s = out.write(&tree_of(&files)).unwrap();
+        assert_eq!((s.added.len(), s.changed.len(), s.unchanged), (0, 0, 1200));
+
+        // A hand edit of the same length is still seen, and repaired.
+        fs::write(out.path.join(&names[5]), "a: 2\n").unwrap();
+        let s = out.write(&tree_of(&files)).unwrap();
+        assert_eq!(s.changed, vec![names[5].clone()]);
+        assert_eq!(
+            fs::read_to_string(out.path.join(&names[5])).unwrap(),
+            "a: 1\n"
+        );
+
+        // A file nbgen does not own is refused, and nothing is written.
+        fs::write(out.path.join("ns0/zz.yaml"), "mine: true\n").unwrap();
+        let mut more = files.clone();
+        more.push(("ns0/zz.yaml", "a: 1\n"));
+        more.push(("ns9/new.yaml", "a: 1\n"));
+        assert!(matches!(
+            out.write(&tree_of(&more)),
+            Err(OutputError::NotOwned(_))
+        ));
+        assert!(!out.path.join("ns9").exists());
     }
 }
