@@ -39,7 +39,17 @@ pub fn render(
     env_name: &str,
     previous_ports: &BTreeMap<ServerKey, u16>,
 ) -> Result<Render, Vec<Diagnostic>> {
-    let checked = validate::validate(src, env_name, previous_ports)?;
+    render_with(src, env_name, || previous_ports.clone())
+}
+
+/// `render`, asking for the previous NodePorts only when validation needs them (see
+/// `validate::validate_with`).
+pub fn render_with(
+    src: &SourceFile,
+    env_name: &str,
+    previous_ports: impl FnOnce() -> BTreeMap<ServerKey, u16>,
+) -> Result<Render, Vec<Diagnostic>> {
+    let checked = validate::validate_with(src, env_name, previous_ports)?;
     let tree = emit::emit_env(&checked.env);
     Ok(Render {
         env: checked.env,

@@ -5,7 +5,7 @@ use crate::diagnostic::Diagnostic;
 use crate::output::{OutDir, OutputError, Summary};
 use crate::source::SourceFile;
 use crate::yaml::MAX_SPEC_BYTES;
-use crate::{Render, render};
+use crate::{Render, render_with};
 use std::fs;
 use std::io;
 use std::path::PathBuf;
@@ -130,12 +130,18 @@ impl Project {
         Ok(SourceFile::new(rel, text))
     }
 
-    /// Validate and render one environment in memory; nothing is written.
+    /// Validate and render one environment in memory; nothing is written. The NodePorts of
+    /// the current output are read while the spec is validated.
     pub fn render(&self, env: &str) -> Result<(Render, Vec<SourceFile>), Failure> {
         let src = self.read_spec(env)?;
         let out = self.out_dir(env);
-        let previous = out.previous_ports();
-        match render(&src, env, &previous) {
+        let rendered = std::thread::scope(|s| {
+            let previous = s.spawn(|| out.previous_ports());
+            render_with(&src, env, || {
+                previous.join().expect("reading NodePorts does not panic")
+            })
+        });
+        match rendered {
             Ok(r) => Ok((r, vec![src])),
             Err(diagnostics) => Err(Failure::Invalid {
                 diagnostics,

@@ -31,6 +31,16 @@ pub fn validate(
     env_name: &str,
     previous_ports: &BTreeMap<ServerKey, u16>,
 ) -> Result<Checked, Vec<Diagnostic>> {
+    validate_with(src, env_name, || previous_ports.clone())
+}
+
+/// `validate`, asking for the previous NodePorts only once every other rule has been checked,
+/// so that a caller can read them from disk meanwhile.
+pub fn validate_with(
+    src: &SourceFile,
+    env_name: &str,
+    previous_ports: impl FnOnce() -> BTreeMap<ServerKey, u16>,
+) -> Result<Checked, Vec<Diagnostic>> {
     let (value, pos) = yaml::parse(src).map_err(|d| vec![d])?;
     let schema_errors = schema::check(&value, &pos, src);
     if !schema_errors.is_empty() {
@@ -99,7 +109,7 @@ impl Cx<'_> {
         &mut self,
         raw: &RawSpec,
         env_name: &str,
-        previous_ports: &BTreeMap<ServerKey, u16>,
+        previous_ports: impl FnOnce() -> BTreeMap<ServerKey, u16>,
     ) -> Option<Env> {
         if raw.name != env_name {
             self.error(
@@ -124,7 +134,7 @@ impl Cx<'_> {
         self.check_shared_volumes(raw, &teams, &volumes);
         self.warn_unused(raw, &teams);
         let node_ports = node_ports?;
-        self.assign_ports(raw, node_ports, &mut teams, previous_ports);
+        self.assign_ports(raw, node_ports, &mut teams, &previous_ports());
         Some(Env {
             name: raw.name.clone(),
             source: self.src.name.clone(),
