@@ -61,11 +61,20 @@ if "$nbgen" check --help >/dev/null 2>&1; then check=(--check); else
     say "this nbgen has no 'check' command: timing the no-op render only"
 fi
 
+# Trees of earlier runs are deleted only after this one: see "scratch" in measure.py.
+old=()
+for x in "$work"/*; do
+    [ -e "$x" ] || continue
+    mv "$x" "$x.old.$$" && old+=("$x.old.$$")
+done
+scratch=$work/scratch.$$
+cleanup() { rm -rf "$scratch" ${old[@]+"${old[@]}"}; }
+trap cleanup EXIT
+
 runs=()
 for n in "${teams[@]}"; do
     d=$work/$n
     say "$n teams: spec, Helm values, reference render, object comparison"
-    rm -rf "$d"
     mkdir -p "$d/environments"
     "$scale" spec "$n" > "$d/environments/scale.yaml"
     "$scale" values "$d/environments/scale.yaml" > "$d/values.json"
@@ -88,5 +97,5 @@ say "machine"
 }
 
 python3 "$root/benches/measure.py" --nbgen "$nbgen" --helm "$helm" \
-    --chart "$root/benches/peers/helm" ${check[@]+"${check[@]}"} \
+    --chart "$root/benches/peers/helm" --scratch "$scratch" ${check[@]+"${check[@]}"} \
     ${REPS:+--reps "$REPS"} "${runs[@]}"

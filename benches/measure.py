@@ -50,26 +50,32 @@ def mtimes(tree):
 
 
 def cases(args, n, d):
-    """name -> (setup, argv, cwd). All paths absolute; setup may be None."""
+    """name -> (setup, argv, cwd). All paths absolute; setup may be None; argv may be a function
+    (of the state setup left)."""
     nbgen = [args.nbgen, "--root", d]
     out = os.path.join(d, "out")
-    scratch = os.path.join(d, "scratch")
-    copy_dst = os.path.join(scratch, "copy")
-    empty_root = os.path.join(scratch, "root")
+    fresh = {"n": 0}
+
+    def scratch():
+        return os.path.join(args.scratch, f"{n}-{fresh['n']}")
 
     def empty_out():
-        shutil.rmtree(scratch, ignore_errors=True)
-        os.makedirs(os.path.join(empty_root, "environments"))
+        # A new directory each time, deleted only when the whole benchmark is over: this file
+        # system (ext4 without a journal) skips recently freed inodes when it allocates one,
+        # so creating files right after deleting thousands costs far more than otherwise.
+        fresh["n"] += 1
+        os.makedirs(os.path.join(scratch(), "environments"))
         shutil.copy(os.path.join(d, "environments", "scale.yaml"),
-                    os.path.join(empty_root, "environments"))
+                    os.path.join(scratch(), "environments"))
 
     c = {
         "nbgen render --stdout": (None, nbgen + ["render", "scale", "--stdout"], d),
         "helm template": (None, [args.helm, "template", "scale", args.chart,
                                  "-f", os.path.join(d, "values.json")], d),
-        "nbgen render (empty out/)": (empty_out, [args.nbgen, "--root", empty_root,
-                                                  "render", "scale"], d),
-        "cp -r (same tree)": (empty_out, ["cp", "-r", os.path.join(out, "scale"), copy_dst], d),
+        "nbgen render (empty out/)": (empty_out, lambda: [args.nbgen, "--root", scratch(),
+                                                          "render", "scale"], d),
+        "cp -r (same tree)": (empty_out, lambda: ["cp", "-r", os.path.join(out, "scale"),
+                                                  os.path.join(scratch(), "copy")], d),
         "nbgen render (no-op)": (None, nbgen + ["render", "scale"], d),
     }
     if args.check:
@@ -89,15 +95,14 @@ def measure(args, n, d, reps):
             setup, argv, cwd = table[name]
             if setup:
                 setup()
-            t = run(argv, cwd)
+            t = run(argv() if callable(argv) else argv, cwd)
             if r > 0:
                 times[name].append(t)
     for name in names:  # one more run each, under /usr/bin/time, for memory only
         setup, argv, cwd = table[name]
         if setup:
             setup()
-        peak[name] = peak_kib(argv, cwd)
-    shutil.rmtree(os.path.join(d, "scratch"), ignore_errors=True)
+        peak[name] = peak_kib(argv() if callable(argv) else argv, cwd)
     untouched = mtimes(os.path.join(d, "out")) == before
     return names, times, peak, untouched
 
@@ -112,6 +117,8 @@ def main():
     p.add_argument("--helm", required=True)
     p.add_argument("--chart", required=True)
     p.add_argument("--check", action="store_true", help="also time `nbgen check`")
+    p.add_argument("--scratch", required=True,
+                   help="directory for the trees the writing cases create (caller deletes it)")
     p.add_argument("--reps", default="10:15,100:11,1000:7,5000:3",
                    help="rounds per team count, N:R,... (R for unlisted N: 5)")
     p.add_argument("runs", nargs="+", help="N:DIR")
