@@ -79,9 +79,10 @@ fn workers(n: usize) -> usize {
 
 /// Whether the file at `path` holds exactly `expected`, whose length it was just seen to have
 /// (a file that grows meanwhile is a race with another writer no lock covers anyway).
-fn same_content(path: &Path, expected: &[u8]) -> io::Result<bool> {
+/// `buf` is scratch space, reused from file to file.
+fn same_content(path: &Path, expected: &[u8], buf: &mut Vec<u8>) -> io::Result<bool> {
     let mut f = fs::File::open(path)?;
-    let mut buf = vec![0; expected.len()];
+    buf.resize(expected.len(), 0);
     let mut n = 0;
     while n < buf.len() {
         match f.read(&mut buf[n..]) {
@@ -194,14 +195,16 @@ impl OutDir {
         let _lock = self.lock()?;
         // Checked again under the lock: another process may have changed things.
         self.check_shape()?;
-        clean_temporaries(&self.path);
         let owned = self.owned();
 
         // Plan everything first; refuse before writing anything. The plan reads every file
         // that may be unchanged, so it is split across threads (merged back in path order).
+        // Meanwhile another thread removes temporary files a killed run left behind (the plan
+        // never looks at them).
         let files: Vec<(&String, &File)> = tree.iter().collect();
         let threads = workers(files.len());
         let plans: Vec<Result<Plan, OutputError>> = std::thread::scope(|s| {
+            s.spawn(|| clean_temporaries(&self.path));
             let parts: Vec<_> = files
                 .chunks(files.len().div_ceil(threads).max(1))
                 .map(|part| s.spawn(|| self.plan(part, &owned)))
@@ -277,6 +280,7 @@ impl OutDir {
     ) -> Result<Plan<'t>, OutputError> {
         let mut plan = Plan::default();
         let mut dirs_checked = HashSet::new();
+        let mut buf = Vec::new();
         for &(rel, file) in files {
             let path = self.path.join(rel);
             let dir = rel.rsplit_once('/').map_or("", |(d, _)| d);
@@ -297,7 +301,7 @@ impl OutDir {
                 }
                 Ok(m) => {
                     let same = m.len() == text.len() as u64
-                        && same_content(&path, text).map_err(io_err(&path))?;
+                        && same_content(&path, text, &mut buf).map_err(io_err(&path))?;
                     if same {
                         plan.unchanged += 1;
                     } else if owned.contains_key(rel) {
