@@ -5,7 +5,7 @@
 //! - every file is written to a temporary file and renamed into place, so a killed run leaves
 //!   each file with its old or its new content. Nothing is fsynced: a power cut may lose the
 //!   last seconds of a render (a file back empty, the manifest back old). `nbgen check` reports
-//!   that; the output is reproducible from the spec and kept in git, so restoring out/<env>/
+//!   that; the output is reproducible from the spec and kept in git, so restoring `out/<env>/`
 //!   from git (or deleting it) and rendering again repairs it. An fsync per file cost 3 ms here,
 //!   a minute for 20,000 files (BENCHMARKS.md);
 //! - two runs on one environment never interleave (an exclusive lock on the directory);
