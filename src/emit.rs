@@ -49,3 +49,19 @@ pub fn emit(env: &Env, objects: &[Object]) -> Tree {
     }
     tree
 }
+
+/// The tree as one multi-document YAML stream, in path order: each file preceded by `---` and a
+/// `# Source: out/<env>/<file>` comment, the way `helm template` prints a chart. The documents
+/// are the files `render` writes, byte for byte.
+pub fn stream(env: &str, tree: &Tree) -> String {
+    let mut out = String::with_capacity(tree.values().map(|f| f.text.len() + 64).sum());
+    for (path, file) in tree {
+        out.push_str("---\n# Source: out/");
+        out.push_str(env);
+        out.push('/');
+        out.push_str(path);
+        out.push('\n');
+        out.push_str(&file.text);
+    }
+    out
+}

@@ -65,6 +65,11 @@ A spec with errors writes nothing. Exit 0 on success, 2 on invalid input, 3 on w
     Render {
         /// Environment name: environments/<ENV>.yaml
         env: String,
+        /// Print the manifests as one multi-document YAML stream on stdout instead of writing
+        /// out/<ENV>/ (what `helm template` prints; for an Argo CD config management plugin or
+        /// `kubectl apply -f -`). Writes nothing, takes no lock.
+        #[arg(long)]
+        stdout: bool,
     },
     /// Validate an environment without writing anything
     #[command(
@@ -160,7 +165,8 @@ fn main() -> ExitCode {
     };
     let project = Project::new(&cli.root);
     let result = match &cli.command {
-        Command::Render { env } => render(&project, env, color),
+        Command::Render { env, stdout: false } => render(&project, env, color),
+        Command::Render { env, stdout: true } => render_stdout(&project, env, color),
         Command::Validate { env } => validate(&project, env, color),
         Command::Diff {
             env,
@@ -211,6 +217,25 @@ fn render(project: &Project, env: &str, color: bool) -> Result<ExitCode, Failure
     }
     println!("{}", summary_line(env, &summary));
     Ok(ExitCode::SUCCESS)
+}
+
+/// `render --stdout`: the files render would write, as one stream. Only reads out/<env>/ (for
+/// the NodePorts already handed out), so the stream and a render always agree.
+fn render_stdout(project: &Project, env: &str, color: bool) -> Result<ExitCode, Failure> {
+    use std::io::Write as _;
+    let (r, sources) = project.render(env)?;
+    print_diagnostics(&r.warnings, &sources, color);
+    let text = nbgen::emit::stream(env, &r.tree);
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // A reader that stops early (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("error: cannot write to stdout: {e}");
+            Ok(ExitCode::from(3))
+        }
+    }
 }
 
 fn validate(project: &Project, env: &str, color: bool) -> Result<ExitCode, Failure> {

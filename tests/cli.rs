@@ -399,6 +399,42 @@ fn removing_a_team_removes_exactly_its_files() {
     assert!(!manifest.contains("mlops"), "{manifest}");
 }
 
+#[test]
+fn render_stdout_prints_every_file_as_one_stream_and_writes_nothing() {
+    let repo = Repo::new();
+    let run = repo.nbgen(&["render", "prod", "--stdout"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stderr, "");
+    let expected: String = committed("prod")
+        .into_iter()
+        .filter(|(path, _)| path != MANIFEST)
+        .map(|(path, bytes)| {
+            format!(
+                "---\n# Source: out/prod/{path}\n{}",
+                String::from_utf8(bytes).expect("UTF-8")
+            )
+        })
+        .collect();
+    assert_eq!(run.stdout, expected);
+    assert!(!repo.path("out").exists(), "--stdout wrote out/");
+}
+
+#[test]
+fn render_stdout_of_an_invalid_spec_prints_nothing_and_exits_2() {
+    let repo = Repo::new();
+    let spec = repo
+        .read("environments/prod.yaml")
+        .replace("roles: [train]", "roles: [trian]");
+    repo.write("environments/prod.yaml", &spec);
+    let run = repo.nbgen(&["render", "prod", "--stdout"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.contains("uses undefined role `trian`"),
+        "{run:?}"
+    );
+}
+
 // ---- validate ----
 
 #[test]
