@@ -12,7 +12,7 @@ use crate::expand::{SERVER, TEAM};
 use crate::nodeport::ServerKey;
 use k8s_openapi::api::core::v1::Service;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -415,9 +415,4 @@ fn remove_empty_dirs(base: &Path, file: &Path) {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The set of files a tree will have: for callers comparing trees.
-pub fn paths(tree: &Tree) -> BTreeSet<&str> {
-    tree.keys().map(String::as_str).collect()
 }
