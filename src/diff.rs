@@ -144,14 +144,9 @@ fn object_diff(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn snap(files: &[(&str, &str)]) -> Snapshot {
-        let files: BTreeMap<String, Option<String>> = files
-            .iter()
-            .map(|(p, t)| (p.to_string(), Some(t.to_string())))
-            .collect();
-        Snapshot::read(&files)
+        Snapshot::from_texts(files)
     }
 
     fn cm(name: &str, data: &str) -> String {

@@ -688,11 +688,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn snap(files: &[(&str, &str)]) -> Snapshot {
-        let files: BTreeMap<String, Option<String>> = files
-            .iter()
-            .map(|(p, t)| (p.to_string(), Some(t.to_string())))
-            .collect();
-        Snapshot::read(&files)
+        Snapshot::from_texts(files)
     }
 
     const PVC: &str = "kind: PersistentVolumeClaim\nmetadata: {name: models, namespace: mlops, annotations: {argocd.argoproj.io/sync-options: 'Prune=false,Delete=false'}}\nspec: {accessModes: [ReadOnlyMany], resources: {requests: {storage: 100Gi}}}\n";

@@ -52,6 +52,16 @@ pub struct Snapshot {
 impl Snapshot {
     /// Read `files` (relative path → text, `None` for a symbolic link). When two files define
     /// the same object, the one at nbgen's own path for it wins and the other becomes a note.
+    /// A snapshot of `(path, text)` pairs: for tests that compare small sets of objects.
+    #[cfg(test)]
+    pub fn from_texts(files: &[(&str, &str)]) -> Snapshot {
+        let files: BTreeMap<String, Option<String>> = files
+            .iter()
+            .map(|(p, t)| (p.to_string(), Some(t.to_string())))
+            .collect();
+        Snapshot::read(&files)
+    }
+
     pub fn read(files: &BTreeMap<String, Option<String>>) -> Snapshot {
         Snapshot::read_reusing(files, &Snapshot::default())
     }
