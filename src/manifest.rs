@@ -131,23 +131,29 @@ macro_rules! from_kind {
     };
 }
 
-from_kind!(
-    Namespace,
-    ResourceQuota,
-    Role,
-    RoleBinding,
-    NetworkPolicy,
-    ServiceAccount,
-    PersistentVolume,
-    PersistentVolumeClaim,
-    Deployment,
-    Service,
-    ConfigMap,
-    Job,
-    CronJob,
-    AppProject,
-    Application
-);
+/// The Kubernetes kinds nbgen renders itself, written once: `$then!(Kind, ..., $extra...)`.
+macro_rules! kubernetes_kinds {
+    ($then:ident $(, $extra:ident)*) => {
+        $then! {
+            Namespace,
+            ResourceQuota,
+            Role,
+            RoleBinding,
+            NetworkPolicy,
+            ServiceAccount,
+            PersistentVolume,
+            PersistentVolumeClaim,
+            Deployment,
+            Service,
+            ConfigMap,
+            Job,
+            CronJob
+            $(, $extra)*
+        }
+    };
+}
+
+kubernetes_kinds!(from_kind, AppProject, Application);
 
 /// A kind of object: its API group (empty for the core group), kind, and whether it is
 /// cluster-scoped.
@@ -172,21 +178,7 @@ macro_rules! kinds {
 /// aside), whether or not this environment uses it: what the environment's AppProject allows,
 /// so that adding a team's first job does not need a new AppProject.
 pub fn rendered_kinds() -> Vec<Kind> {
-    kinds!(
-        Namespace,
-        ResourceQuota,
-        Role,
-        RoleBinding,
-        NetworkPolicy,
-        ServiceAccount,
-        PersistentVolume,
-        PersistentVolumeClaim,
-        Deployment,
-        Service,
-        ConfigMap,
-        Job,
-        CronJob
-    )
+    kubernetes_kinds!(kinds)
 }
 
 impl Object {
