@@ -47,20 +47,19 @@ pub fn wave(kind: &str) -> i32 {
     }
 }
 
-/// Give every object its sync wave, unless it already has one (a user template may choose).
-pub fn annotate_waves(objects: &mut [Object]) {
-    for o in objects {
-        if o.annotation(SYNC_WAVE).is_none() {
-            let wave = wave(&o.id().kind).to_string();
-            o.annotate(SYNC_WAVE, &wave);
-        }
+/// Give the object its sync wave, unless it already has one (a user template may choose).
+pub fn annotate_wave(o: &mut Object) {
+    if o.annotation(SYNC_WAVE).is_none() {
+        let wave = wave(&o.id().kind).to_string();
+        o.annotate(SYNC_WAVE, &wave);
     }
 }
 
-/// The AppProject and Application for the environment, given everything else it renders.
-pub fn objects(env: &Env, argo: &ArgoCd, rendered: &[Object]) -> Vec<Object> {
+/// The AppProject and Application for the environment. The project admits every kind nbgen
+/// renders itself and those of `extras`, the objects the environment's templates render.
+pub fn objects(env: &Env, argo: &ArgoCd, extras: &[Object]) -> Vec<Object> {
     vec![
-        Object::from(project(env, argo, rendered)),
+        Object::from(project(env, argo, extras)),
         Object::from(application(env, argo)),
     ]
 }
@@ -89,10 +88,10 @@ fn namespaces(env: &Env) -> Vec<String> {
     set.into_iter().map(str::to_owned).collect()
 }
 
-fn project(env: &Env, argo: &ArgoCd, rendered: &[Object]) -> AppProject {
+fn project(env: &Env, argo: &ArgoCd, extras: &[Object]) -> AppProject {
     let kinds: BTreeSet<Kind> = rendered_kinds()
         .into_iter()
-        .chain(rendered.iter().map(Object::kind))
+        .chain(extras.iter().map(Object::kind))
         .collect();
     let whitelist = |cluster: bool| -> Vec<GroupKind> {
         kinds

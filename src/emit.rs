@@ -1,8 +1,9 @@
 //! Objects → file texts, one object per file, keyed by path under `out/<env>/`. Pure.
 
 use crate::manifest::{Object, ObjectId};
-use crate::model::Env;
+use crate::model::{Env, Team};
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 /// One rendered file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,20 +35,72 @@ fn header_from(env: &Env, template: Option<&str>) -> String {
     )
 }
 
-pub fn emit(env: &Env, objects: &[Object]) -> Tree {
+/// Every team's objects as files, built by `objects_of` and written out team by team on every
+/// core. Each object is dropped as soon as its text exists, so memory holds texts, never the
+/// whole environment's objects. Fails with the path two objects would both be written to.
+pub fn teams<F>(env: &Env, objects_of: F) -> Result<Tree, String>
+where
+    F: Fn(&Team) -> Vec<Object> + Sync,
+{
     let header = header(env);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = env.teams.len().div_ceil(cores).max(1);
+    let parts: Vec<Vec<(String, File)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = env
+            .teams
+            .chunks(chunk)
+            .map(|teams| {
+                let (header, objects_of) = (&header, &objects_of);
+                scope.spawn(move || {
+                    let mut files = Vec::new();
+                    for team in teams {
+                        for o in objects_of(team) {
+                            files.push(file(env, header, &o));
+                        }
+                    }
+                    files
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
     let mut tree = Tree::new();
-    for o in objects {
-        let id = o.id();
-        let mut text = match o {
-            Object::Dynamic(d) => header_from(env, Some(&d.template)),
-            _ => header.clone(),
-        };
-        text.push_str(&o.to_yaml());
-        let previous = tree.insert(o.file(), File { id, text });
-        debug_assert!(previous.is_none(), "two objects map to one file");
+    insert(&mut tree, parts.into_iter().flatten())?;
+    Ok(tree)
+}
+
+/// Add objects' files to the tree. Fails with the path two objects would both be written to.
+pub fn add(tree: &mut Tree, env: &Env, objects: &[Object]) -> Result<(), String> {
+    let header = header(env);
+    insert(tree, objects.iter().map(|o| file(env, &header, o)))
+}
+
+fn insert(tree: &mut Tree, files: impl IntoIterator<Item = (String, File)>) -> Result<(), String> {
+    for (path, f) in files {
+        match tree.entry(path) {
+            Entry::Vacant(slot) => {
+                slot.insert(f);
+            }
+            Entry::Occupied(taken) => return Err(taken.key().clone()),
+        }
     }
-    tree
+    Ok(())
+}
+
+/// One object's file: its path and its text, the header line then the YAML.
+fn file(env: &Env, header: &str, o: &Object) -> (String, File) {
+    let mut text = match o {
+        Object::Dynamic(d) => header_from(env, Some(&d.template)),
+        _ => header.to_owned(),
+    };
+    text.push_str(&o.to_yaml());
+    (o.file(), File { id: o.id(), text })
 }
 
 /// The tree as one multi-document YAML stream, in path order: each file preceded by `---` and a

@@ -5,6 +5,7 @@
 //! namespaces, a Secret, an Argo CD object, or two objects with one identity.
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::emit::Tree;
 use crate::expand::{MANAGED_BY, PART_OF, ROLE, SERVER, TEAM, url_prefix};
 use crate::manifest::{Dynamic, Object, ObjectId};
 use crate::model::{Each, Env, Extra, Server, Team};
@@ -44,12 +45,13 @@ pub const CLUSTER_SCOPED: [&str; 17] = [
 ];
 
 /// Every object the environment's templates render, sorted by identity; or every error.
-/// `nbgen` holds the objects nbgen renders itself, which no template may render again.
+/// `nbgen` holds the files of the objects nbgen renders itself, which no template may render
+/// again.
 pub fn render(
     env: &Env,
     templates: &Templates,
     pos: &Positions,
-    nbgen: &[Object],
+    nbgen: &Tree,
 ) -> Result<Vec<Object>, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let registry = registry(env, templates, pos, &mut diags);
@@ -606,14 +608,13 @@ fn valid_name(n: &str) -> bool {
 
 /// Two objects with one identity (or one file: kinds that differ only in case, or come from
 /// two API groups): among the templates' objects, and against nbgen's own.
-fn collisions(found: &[(Object, String)], nbgen: &[Object]) -> Vec<Diagnostic> {
-    let own: BTreeSet<String> = nbgen.iter().map(Object::file).collect();
+fn collisions(found: &[(Object, String)], nbgen: &Tree) -> Vec<Diagnostic> {
     let mut first: BTreeMap<String, &str> = BTreeMap::new();
     let mut out = Vec::new();
     for (o, origin) in found {
         let (id, file) = (o.id(), o.file());
         let template = origin.split(' ').next().unwrap_or_default();
-        if own.contains(&file) {
+        if nbgen.contains_key(&file) {
             out.push(
                 Diagnostic::error(format!("{origin} renders {id}, which nbgen renders itself"))
                     .in_file(template)

@@ -35,7 +35,6 @@ pub mod yaml;
 use diagnostic::Diagnostic;
 use extras::Templates;
 use layer::{Layer, Merged};
-use manifest::Object;
 use nodeport::ServerKey;
 use source::SourceFile;
 use std::collections::BTreeMap;
@@ -72,31 +71,35 @@ pub fn render_merged(
 ) -> Result<Render, Vec<Diagnostic>> {
     let checked = validate::validate_merged(merged, previous_ports)?;
     let env = checked.env;
-    let mut objects = expand::expand(&env);
-    let extra = extras::render(&env, templates, &merged.positions, &objects)
-        .map_err(|errors| [errors, checked.warnings.clone()].concat())?;
-    objects.extend(extra);
-    objects.sort_by_cached_key(Object::id);
-    if let Some(argo) = &env.argocd {
-        argocd::annotate_waves(&mut objects);
-        let own = argocd::objects(&env, argo, &objects);
-        objects.extend(own);
-    }
-    // Validation keeps derived names apart; should it miss a case, refuse rather than let one
-    // object's file silently replace another's.
-    let mut files: Vec<String> = objects.iter().map(|o| o.id().file()).collect();
-    files.sort();
-    if let Some(pair) = files.windows(2).find(|w| w[0] == w[1]) {
-        return Err(vec![
+    let argo = env.argocd.as_ref();
+    let duplicate = |path: String| {
+        // Validation keeps derived names apart; should it miss a case, refuse rather than let
+        // one object's file silently replace another's.
+        vec![
             Diagnostic::error(format!(
-                "two objects would both be written to out/{}/{}",
-                env.name, pair[0]
+                "two objects would both be written to out/{}/{path}",
+                env.name
             ))
             .in_file(&env.source)
             .help("this is a bug in nbgen's validation; please report it with the spec. Renaming the teams, roles or volumes involved avoids it"),
-        ]);
+        ]
+    };
+    let mut tree = emit::teams(&env, |team| {
+        let mut objects = expand::team_objects(&env, team);
+        if argo.is_some() {
+            objects.iter_mut().for_each(argocd::annotate_wave);
+        }
+        objects
+    })
+    .map_err(duplicate)?;
+    let mut extra = extras::render(&env, templates, &merged.positions, &tree)
+        .map_err(|errors| [errors, checked.warnings.clone()].concat())?;
+    if let Some(argo) = argo {
+        extra.iter_mut().for_each(argocd::annotate_wave);
+        let own = argocd::objects(&env, argo, &extra);
+        extra.extend(own);
     }
-    let tree = emit::emit(&env, &objects);
+    emit::add(&mut tree, &env, &extra).map_err(duplicate)?;
     Ok(Render {
         env,
         tree,

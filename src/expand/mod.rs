@@ -32,19 +32,10 @@ pub const HOME: &str = "/home/jovyan";
 /// The port Jupyter listens on inside the container, and the Service's port.
 pub const NOTEBOOK_PORT: i32 = 8888;
 
-/// Every object of the environment, sorted by identity.
-pub fn expand(env: &Env) -> Vec<Object> {
-    let mut objects: Vec<Object> = env
-        .teams
-        .iter()
-        .flat_map(|t| team_objects(env, t))
-        .collect();
-    objects.sort_by_cached_key(Object::id);
-    objects
-}
-
 /// The objects of one team: namespace-wide ones, shared-volume claims, each server's, each job's.
-fn team_objects(env: &Env, team: &Team) -> Vec<Object> {
+/// Every object nbgen renders itself belongs to exactly one team, so these, team by team, are
+/// the whole environment.
+pub fn team_objects(env: &Env, team: &Team) -> Vec<Object> {
     let mut out = team::objects(env, team);
     out.extend(storage::objects(env, team));
     for s in &team.servers {
