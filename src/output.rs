@@ -104,7 +104,7 @@ impl OutDir {
     /// NodePorts of the servers in the current output, read from the owned Service files.
     pub fn previous_ports(&self) -> BTreeMap<ServerKey, u16> {
         let mut out = BTreeMap::new();
-        for file in self.owned().keys() {
+        for (file, hash) in self.owned() {
             let is_service = file
                 .rsplit('/')
                 .next()
@@ -112,23 +112,18 @@ impl OutDir {
             if !is_service {
                 continue;
             }
-            let Some(text) = read_regular(&self.path.join(file)) else {
+            let Some(text) = read_regular(&self.path.join(&file)) else {
                 continue;
             };
-            let Ok(svc) = serde_saphyr::from_str::<Service>(&text) else {
-                continue;
+            // A file exactly as nbgen wrote it has a known layout, scanned in microseconds;
+            // an edited one is parsed.
+            let found = if digest(text.as_bytes()) == hash {
+                scan_service(&text)
+            } else {
+                None
             };
-            let labels = svc.metadata.labels.unwrap_or_default();
-            let port = svc
-                .spec
-                .and_then(|s| s.ports)
-                .and_then(|p| p.into_iter().next())
-                .and_then(|p| p.node_port)
-                .and_then(|p| u16::try_from(p).ok());
-            if let (Some(team), Some(server), Some(port)) =
-                (labels.get(TEAM), labels.get(SERVER), port)
-            {
-                out.insert((team.clone(), server.clone()), port);
+            if let Some((key, port)) = found.or_else(|| parse_service(&text)) {
+                out.insert(key, port);
             }
         }
         out
@@ -286,6 +281,53 @@ impl OutDir {
     }
 }
 
+/// A server and its NodePort from a Service file nbgen wrote: its `nbgen.io/team` and
+/// `nbgen.io/server` labels and its one `nodePort`, each a plain scalar. Anything else is left
+/// to `parse_service`.
+fn scan_service(text: &str) -> Option<(ServerKey, u16)> {
+    let (mut team, mut server, mut port) = (None, None, None);
+    for line in text.lines().map(str::trim_start) {
+        let (slot, value) = if let Some(v) = line.strip_prefix("nbgen.io/team: ") {
+            (&mut team, v)
+        } else if let Some(v) = line.strip_prefix("nbgen.io/server: ") {
+            (&mut server, v)
+        } else if let Some(v) = line.strip_prefix("nodePort: ") {
+            (&mut port, v)
+        } else {
+            continue;
+        };
+        // The selector repeats the server label; anything else said twice is not nbgen's.
+        if slot.replace(value).is_some_and(|old| old != value) {
+            return None;
+        }
+    }
+    let plain = |v: &str| {
+        v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && v.bytes().any(|b| b.is_ascii_lowercase())
+    };
+    let (team, server) = (team.filter(|v| plain(v))?, server.filter(|v| plain(v))?);
+    let port = port?.parse().ok()?;
+    Some(((team.to_owned(), server.to_owned()), port))
+}
+
+/// A server and its NodePort from any Service manifest.
+fn parse_service(text: &str) -> Option<(ServerKey, u16)> {
+    let svc = serde_saphyr::from_str::<Service>(text).ok()?;
+    let labels = svc.metadata.labels.unwrap_or_default();
+    let port = svc
+        .spec?
+        .ports?
+        .into_iter()
+        .next()?
+        .node_port
+        .and_then(|p| u16::try_from(p).ok())?;
+    Some((
+        (labels.get(TEAM)?.clone(), labels.get(SERVER)?.clone()),
+        port,
+    ))
+}
+
 /// The ownership manifest nbgen writes for `tree`.
 pub fn manifest_text(tree: &Tree) -> String {
     tree.iter()
@@ -415,4 +457,46 @@ fn remove_empty_dirs(base: &Path, file: &Path) {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_scan_reads_every_example_service_as_the_parser_does() {
+        let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("out");
+        let mut seen = 0;
+        for env in fs::read_dir(&out).unwrap().flatten() {
+            let mut files = BTreeMap::new();
+            walk(&env.path(), "", &mut files).unwrap();
+            for (rel, text) in files {
+                if rel.rsplit('/').next().unwrap().starts_with("service-") {
+                    let text = text.unwrap();
+                    assert!(scan_service(&text).is_some(), "{rel}");
+                    assert_eq!(scan_service(&text), parse_service(&text), "{rel}");
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 5, "only {seen} Service files among the examples");
+    }
+
+    #[test]
+    fn the_line_scan_leaves_what_it_cannot_be_sure_of_to_the_parser() {
+        let svc = "metadata:\n  labels:\n    nbgen.io/server: a\n    nbgen.io/team: t\nspec:\n  ports:\n  - name: http\n    nodePort: 30001\n";
+        assert_eq!(
+            scan_service(svc),
+            Some((("t".to_owned(), "a".to_owned()), 30001))
+        );
+        for bad in [
+            svc.replace("server: a", "server: '1'"),
+            svc.replace("team: t", "team: \"t\""),
+            svc.replace("30001", "30001\n  - name: b\n    nodePort: 30002"),
+            svc.replace("    nbgen.io/team: t\n", ""),
+            svc.replace("30001", "http"),
+        ] {
+            assert_eq!(scan_service(&bad), None, "{bad}");
+        }
+    }
 }
