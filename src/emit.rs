@@ -2,6 +2,7 @@
 
 use crate::manifest::{Object, ObjectId};
 use crate::model::{Env, Team};
+use crate::parallel;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
@@ -43,32 +44,11 @@ where
     F: Fn(&Team) -> Vec<Object> + Sync,
 {
     let header = header(env);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = env.teams.len().div_ceil(cores).max(1);
-    let parts: Vec<Vec<(String, File)>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = env
-            .teams
-            .chunks(chunk)
-            .map(|teams| {
-                let (header, objects_of) = (&header, &objects_of);
-                scope.spawn(move || {
-                    let mut files = Vec::new();
-                    for team in teams {
-                        for o in objects_of(team) {
-                            files.push(file(env, header, &o));
-                        }
-                    }
-                    files
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+    let parts = parallel::map(&env.teams, |team| {
+        objects_of(team)
+            .iter()
+            .map(|o| file(env, &header, o))
+            .collect::<Vec<_>>()
     });
     let mut tree = Tree::new();
     insert(&mut tree, parts.into_iter().flatten())?;

@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod model;
 pub mod nodeport;
 pub mod output;
+pub mod parallel;
 pub mod project;
 pub mod report;
 pub mod review;

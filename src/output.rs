@@ -7,14 +7,15 @@
 //! - two runs on one environment never interleave (an exclusive lock on the directory);
 //! - all checks happen before the first write: a refused run writes nothing.
 
-use crate::emit::Tree;
+use crate::emit::{File, Tree};
 use crate::expand::{SERVER, TEAM};
 use crate::nodeport::ServerKey;
+use crate::parallel;
 use k8s_openapi::api::core::v1::Service;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 /// The ownership manifest: `sha256sum` format, one line per file nbgen wrote.
@@ -133,12 +134,24 @@ impl OutDir {
     /// what Argo CD would apply. Links and other non-regular files (a FIFO) are listed, never
     /// followed or read; their text is `None`.
     pub fn manifests(&self) -> Result<BTreeMap<String, Option<String>>, OutputError> {
-        let mut out = BTreeMap::new();
         if !self.check_shape()? {
-            return Ok(out);
+            return Ok(BTreeMap::new());
         }
-        walk(&self.path, "", &mut out)?;
-        Ok(out)
+        let mut entries = BTreeMap::new();
+        list(&self.path, "", &mut entries, false)?;
+        let manifests: Vec<(String, Entry)> = entries
+            .into_iter()
+            .filter(|(rel, e)| *e != Entry::Dir && is_manifest_name(rel))
+            .collect();
+        // Only regular files are read: a FIFO named x.yaml would block `check` forever.
+        let texts = parallel::map(&manifests, |(rel, e)| {
+            (*e == Entry::File).then(|| read_text(&self.path.join(rel)).unwrap_or_default())
+        });
+        Ok(manifests
+            .into_iter()
+            .map(|(rel, _)| rel)
+            .zip(texts)
+            .collect())
     }
 
     /// Make the directory hold exactly `tree` (plus files nbgen does not own).
@@ -148,51 +161,52 @@ impl OutDir {
         let _lock = self.lock()?;
         // Checked again under the lock: another process may have changed things.
         self.check_shape()?;
-        clean_temporaries(&self.path);
+        // One listing of the directory answers every question about what is there; temporaries
+        // a killed run left behind go on the way.
+        let mut existing = BTreeMap::new();
+        list(&self.path, "", &mut existing, true)?;
         let owned = self.owned();
 
         // Plan everything first; refuse before writing anything.
         let mut summary = Summary::default();
-        let mut writes = Vec::new();
-        for (rel, file) in tree {
+        let mut present = Vec::new();
+        for rel in tree.keys() {
+            self.check_parents(rel, &existing)?;
+            let shown = || format!("{}/{rel}", self.display);
+            match existing.get(rel) {
+                Some(Entry::Link) => return Err(OutputError::Symlink(shown())),
+                Some(Entry::Dir | Entry::Other) => return Err(OutputError::NotADirectory(shown())),
+                Some(Entry::File) => present.push(rel),
+                None => summary.added.push(rel.clone()),
+            }
+        }
+        let same = parallel::map(&present, |rel| {
             let path = self.path.join(rel);
-            self.check_parents(rel)?;
-            match fs::symlink_metadata(&path) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(OutputError::Symlink(format!("{}/{rel}", self.display)));
-                }
-                Ok(m) if !m.is_file() => {
-                    return Err(OutputError::NotADirectory(format!(
-                        "{}/{rel}",
-                        self.display
-                    )));
-                }
-                Ok(_) => {
-                    let current = fs::read(&path).map_err(io_err(&path))?;
-                    if current == file.text.as_bytes() {
-                        summary.unchanged += 1; // also adopts a file a killed run left behind
-                    } else if owned.contains_key(rel) {
-                        summary.changed.push(rel.clone());
-                        writes.push((path, &file.text));
-                    } else {
-                        return Err(OutputError::NotOwned(format!("{}/{rel}", self.display)));
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    summary.added.push(rel.clone());
-                    writes.push((path, &file.text));
-                }
-                Err(e) => return Err(io_err(&path)(e)),
+            same_content(&path, tree[*rel].text.as_bytes()).map_err(io_err(&path))
+        });
+        for (rel, same) in present.into_iter().zip(same) {
+            if same? {
+                summary.unchanged += 1; // also adopts a file a killed run left behind
+            } else if owned.contains_key(rel) {
+                summary.changed.push(rel.clone());
+            } else {
+                return Err(OutputError::NotOwned(format!("{}/{rel}", self.display)));
             }
         }
         let stale: Vec<&String> = owned.keys().filter(|f| !tree.contains_key(*f)).collect();
+        let files: Vec<(&String, &File)> = tree.iter().collect();
+        let digests: BTreeMap<&str, String> = files
+            .iter()
+            .map(|(rel, _)| rel.as_str())
+            .zip(parallel::map(&files, |(_, f)| digest(f.text.as_bytes())))
+            .collect();
 
         // Own every file before creating it: a run killed half-way then leaves only files the
         // manifest lists, which the next render - of this spec or another - updates or removes.
         if !summary.added.is_empty() {
             let mut intent = owned.clone();
             for rel in &summary.added {
-                intent.insert(rel.clone(), digest(tree[rel].text.as_bytes()));
+                intent.insert(rel.clone(), digests[rel.as_str()].clone());
             }
             let text: String = intent
                 .iter()
@@ -200,21 +214,33 @@ impl OutDir {
                 .collect();
             write_atomic(&self.path.join(MANIFEST), text.as_bytes())?;
         }
-        for (path, text) in writes {
-            if let Some(dir) = path.parent() {
-                fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let writes: Vec<&String> = summary.added.iter().chain(&summary.changed).collect();
+        let dirs: BTreeSet<&str> = writes
+            .iter()
+            .flat_map(|rel| rel.match_indices('/').map(|(i, _)| &rel[..i]))
+            .filter(|dir| !existing.contains_key(*dir))
+            .collect();
+        for dir in dirs {
+            // Sorted, so each parent comes before its children.
+            let path = self.path.join(dir);
+            match fs::create_dir(&path) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(io_err(&path)(e)),
+                _ => {}
             }
-            write_atomic(&path, text.as_bytes())?;
         }
+        let written = parallel::map(&writes, |rel| {
+            write_atomic(&self.path.join(rel), tree[*rel].text.as_bytes())
+        });
+        written.into_iter().collect::<Result<(), _>>()?;
         for rel in stale {
             let path = self.path.join(rel);
-            if self.check_parents(rel).is_err() {
+            if self.check_parents(rel, &existing).is_err() {
                 summary.skipped_links.push(rel.clone());
                 continue;
             }
-            match fs::symlink_metadata(&path) {
-                Ok(m) if m.file_type().is_symlink() => summary.skipped_links.push(rel.clone()),
-                Ok(m) if m.is_file() => {
+            match existing.get(rel) {
+                Some(Entry::Link) => summary.skipped_links.push(rel.clone()),
+                Some(Entry::File) => {
                     fs::remove_file(&path).map_err(io_err(&path))?;
                     summary.removed.push(rel.clone());
                     remove_empty_dirs(&self.path, &path);
@@ -222,7 +248,10 @@ impl OutDir {
                 _ => {}
             }
         }
-        let manifest = manifest_text(tree);
+        let manifest: String = digests
+            .iter()
+            .map(|(rel, hash)| format!("{hash}  {rel}\n"))
+            .collect();
         let manifest_path = self.path.join(MANIFEST);
         if read_regular(&manifest_path).as_deref() != Some(manifest.as_str()) {
             write_atomic(&manifest_path, manifest.as_bytes())?;
@@ -248,33 +277,26 @@ impl OutDir {
     }
 
     /// Every directory between `out/<env>/` and the file must be a real directory.
-    fn check_parents(&self, rel: &str) -> Result<(), OutputError> {
+    fn check_parents(
+        &self,
+        rel: &str,
+        existing: &BTreeMap<String, Entry>,
+    ) -> Result<(), OutputError> {
         if !safe_relative(rel) {
             return Err(OutputError::NotADirectory(format!(
                 "{}/{rel}",
                 self.display
             )));
         }
-        let mut p = self.path.clone();
-        let parts: Vec<&str> = rel.split('/').collect();
-        for part in &parts[..parts.len() - 1] {
-            p.push(part);
-            match fs::symlink_metadata(&p) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(OutputError::Symlink(format!(
-                        "{}/{}",
-                        self.display,
-                        rel_of(&self.path, &p)
-                    )));
+        for (i, _) in rel.match_indices('/') {
+            let dir = &rel[..i];
+            let shown = || format!("{}/{dir}", self.display);
+            match existing.get(dir) {
+                Some(Entry::Link) => return Err(OutputError::Symlink(shown())),
+                Some(Entry::File | Entry::Other) => {
+                    return Err(OutputError::NotADirectory(shown()));
                 }
-                Ok(m) if !m.is_dir() => {
-                    return Err(OutputError::NotADirectory(format!(
-                        "{}/{}",
-                        self.display,
-                        rel_of(&self.path, &p)
-                    )));
-                }
-                _ => {}
+                Some(Entry::Dir) | None => {}
             }
         }
         Ok(())
@@ -349,10 +371,6 @@ pub fn safe_relative(rel: &str) -> bool {
         })
 }
 
-fn rel_of(base: &Path, p: &Path) -> String {
-    p.strip_prefix(base).unwrap_or(p).display().to_string()
-}
-
 /// The text of a regular file (not through a link), if it is one of reasonable size: files
 /// nbgen writes are small, and a huge one is not worth reading.
 fn read_regular(path: &Path) -> Option<String> {
@@ -363,37 +381,67 @@ fn read_regular(path: &Path) -> Option<String> {
     fs::read_to_string(path).ok()
 }
 
-fn walk(
+/// What a directory listing says is at a path; links are never followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Entry {
+    File,
+    Dir,
+    Link,
+    /// A FIFO, a socket, a device.
+    Other,
+}
+
+/// Every entry under `dir`, by path relative to the directory `list` started from (`rel` is
+/// `dir`'s). With `clean`, nbgen's temporaries that a killed run left behind are removed
+/// instead of listed.
+fn list(
     dir: &Path,
     rel: &str,
-    out: &mut BTreeMap<String, Option<String>>,
+    out: &mut BTreeMap<String, Entry>,
+    clean: bool,
 ) -> Result<(), OutputError> {
-    let mut entries: Vec<_> = fs::read_dir(dir)
-        .map_err(io_err(dir))?
-        .filter_map(Result::ok)
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
+    for e in fs::read_dir(dir).map_err(io_err(dir))? {
+        let e = e.map_err(io_err(dir))?;
         let name = e.file_name().to_string_lossy().into_owned();
-        let child_rel = if rel.is_empty() {
+        let child = if rel.is_empty() {
             name.clone()
         } else {
             format!("{rel}/{name}")
         };
         let ft = e.file_type().map_err(io_err(&e.path()))?;
-        if ft.is_dir() {
-            walk(&e.path(), &child_rel, out)?;
-        } else if is_manifest_name(&name) {
-            // Only regular files are read: a FIFO named x.yaml would block `check` forever.
-            let text = if ft.is_file() {
-                Some(fs::read_to_string(e.path()).unwrap_or_default())
-            } else {
-                None
-            };
-            out.insert(child_rel, text);
-        }
+        let entry = if ft.is_symlink() {
+            Entry::Link
+        } else if ft.is_dir() {
+            list(&e.path(), &child, out, clean)?;
+            Entry::Dir
+        } else if ft.is_file() {
+            if clean && name.starts_with(TMP_PREFIX) {
+                let _ = fs::remove_file(e.path());
+                continue;
+            }
+            Entry::File
+        } else {
+            Entry::Other
+        };
+        out.insert(child, entry);
     }
     Ok(())
+}
+
+/// Whether the file at `path` holds exactly `expected`. Reads at most one byte more.
+fn same_content(path: &Path, expected: &[u8]) -> io::Result<bool> {
+    let mut buf = Vec::with_capacity(expected.len() + 1);
+    fs::File::open(path)?
+        .take(expected.len() as u64 + 1)
+        .read_to_end(&mut buf)?;
+    Ok(buf == expected)
+}
+
+/// The text of a file, "" when it is not UTF-8. No `stat`: one open, reads, one close.
+fn read_text(path: &Path) -> io::Result<String> {
+    let mut buf = Vec::with_capacity(8192);
+    fs::File::open(path)?.take(u64::MAX).read_to_end(&mut buf)?;
+    Ok(String::from_utf8(buf).unwrap_or_default())
 }
 
 /// Files Argo CD's directory source applies.
@@ -427,21 +475,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     })
 }
 
-/// Remove temporary files a killed run left behind (they are nbgen's by name).
-fn clean_temporaries(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let Ok(ft) = e.file_type() else { continue };
-        if ft.is_dir() {
-            clean_temporaries(&e.path());
-        } else if ft.is_file() && e.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
-            let _ = fs::remove_file(e.path());
-        }
-    }
-}
-
 fn remove_empty_dirs(base: &Path, file: &Path) {
     let mut dir = file.parent();
     while let Some(d) = dir {
@@ -468,9 +501,8 @@ mod tests {
         let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("out");
         let mut seen = 0;
         for env in fs::read_dir(&out).unwrap().flatten() {
-            let mut files = BTreeMap::new();
-            walk(&env.path(), "", &mut files).unwrap();
-            for (rel, text) in files {
+            let out = OutDir::new(out.parent().unwrap(), &env.file_name().to_string_lossy());
+            for (rel, text) in out.manifests().unwrap() {
                 if rel.rsplit('/').next().unwrap().starts_with("service-") {
                     let text = text.unwrap();
                     assert!(scan_service(&text).is_some(), "{rel}");
