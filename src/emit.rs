@@ -5,6 +5,7 @@ use crate::model::{Env, Team};
 use crate::parallel;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::io::{self, Write};
 
 /// One rendered file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,15 +87,10 @@ fn file(env: &Env, header: &str, o: &Object) -> (String, File) {
 /// The tree as one multi-document YAML stream, in path order: each file preceded by `---` and a
 /// `# Source: out/<env>/<file>` comment, the way `helm template` prints a chart. The documents
 /// are the files `render` writes, byte for byte.
-pub fn stream(env: &str, tree: &Tree) -> String {
-    let mut out = String::with_capacity(tree.values().map(|f| f.text.len() + 64).sum());
+pub fn stream(env: &str, tree: &Tree, out: &mut impl Write) -> io::Result<()> {
     for (path, file) in tree {
-        out.push_str("---\n# Source: out/");
-        out.push_str(env);
-        out.push('/');
-        out.push_str(path);
-        out.push('\n');
-        out.push_str(&file.text);
+        write!(out, "---\n# Source: out/{env}/{path}\n")?;
+        out.write_all(file.text.as_bytes())?;
     }
-    out
+    Ok(())
 }

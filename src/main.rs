@@ -225,9 +225,8 @@ fn render_stdout(project: &Project, env: &str, color: bool) -> Result<ExitCode, 
     use std::io::Write as _;
     let (r, sources) = project.render(env)?;
     print_diagnostics(&r.warnings, &sources, color);
-    let text = nbgen::emit::stream(env, &r.tree);
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match nbgen::emit::stream(env, &r.tree, &mut out).and_then(|()| out.flush()) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         // A reader that stops early (`| head`) is not an error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),

@@ -104,30 +104,27 @@ impl OutDir {
 
     /// NodePorts of the servers in the current output, read from the owned Service files.
     pub fn previous_ports(&self) -> BTreeMap<ServerKey, u16> {
-        let mut out = BTreeMap::new();
-        for (file, hash) in self.owned() {
-            let is_service = file
-                .rsplit('/')
-                .next()
-                .is_some_and(|f| f.starts_with("service-"));
-            if !is_service {
-                continue;
-            }
-            let Some(text) = read_regular(&self.path.join(&file)) else {
-                continue;
-            };
+        let services: Vec<(String, String)> = self
+            .owned()
+            .into_iter()
+            .filter(|(file, _)| {
+                file.rsplit('/')
+                    .next()
+                    .is_some_and(|f| f.starts_with("service-"))
+            })
+            .collect();
+        let found = parallel::map(&services, |(file, hash)| {
+            let text = read_regular(&self.path.join(file))?;
             // A file exactly as nbgen wrote it has a known layout, scanned in microseconds;
             // an edited one is parsed.
-            let found = if digest(text.as_bytes()) == hash {
+            let scanned = if digest(text.as_bytes()) == *hash {
                 scan_service(&text)
             } else {
                 None
             };
-            if let Some((key, port)) = found.or_else(|| parse_service(&text)) {
-                out.insert(key, port);
-            }
-        }
-        out
+            scanned.or_else(|| parse_service(&text))
+        });
+        found.into_iter().flatten().collect()
     }
 
     /// Every manifest-like file (`.yaml`, `.yml`, `.json`) under the directory, by relative path:

@@ -630,13 +630,16 @@ mod tests {
         let templates = project.read_templates(&merged);
         let previous = project.out_dir(env).previous_ports();
         let checked = crate::validate::validate_merged(&merged, &previous).expect("it validates");
-        let mut objects = crate::expand::expand(&checked.env);
-        let extra = crate::extras::render(&checked.env, &templates, &merged.positions, &objects)
+        let env = &checked.env;
+        let own = |team: &_| crate::expand::team_objects(env, team);
+        let tree = crate::emit::teams(env, own).expect("no two objects share a file");
+        let mut objects: Vec<Object> = env.teams.iter().flat_map(own).collect();
+        let extra = crate::extras::render(env, &templates, &merged.positions, &tree)
             .expect("its templates render");
         objects.extend(extra);
-        if let Some(argo) = &checked.env.argocd {
-            crate::argocd::annotate_waves(&mut objects);
-            let own = crate::argocd::objects(&checked.env, argo, &objects);
+        if let Some(argo) = &env.argocd {
+            objects.iter_mut().for_each(crate::argocd::annotate_wave);
+            let own = crate::argocd::objects(env, argo, &objects);
             objects.extend(own);
         }
         objects
