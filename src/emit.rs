@@ -12,6 +12,16 @@ use std::io::{self, Write};
 pub struct File {
     pub id: ObjectId,
     pub text: String,
+    /// The text's SHA-256, as the ownership manifest records it: computed once, on the core
+    /// that built the file.
+    pub digest: String,
+}
+
+impl File {
+    pub fn new(id: ObjectId, text: String) -> Self {
+        let digest = crate::output::digest(text.as_bytes());
+        File { id, text, digest }
+    }
 }
 
 /// Every file of an environment's output, by path relative to `out/<env>/`.
@@ -81,7 +91,7 @@ fn file(env: &Env, header: &str, o: &Object) -> (String, File) {
         _ => header.to_owned(),
     };
     text.push_str(&o.to_yaml());
-    (o.file(), File { id: o.id(), text })
+    (o.file(), File::new(o.id(), text))
 }
 
 /// The tree as one multi-document YAML stream, in path order: each file preceded by `---` and a

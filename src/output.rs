@@ -7,7 +7,7 @@
 //! - two runs on one environment never interleave (an exclusive lock on the directory);
 //! - all checks happen before the first write: a refused run writes nothing.
 
-use crate::emit::{File, Tree};
+use crate::emit::Tree;
 use crate::expand::{SERVER, TEAM};
 use crate::nodeport::ServerKey;
 use crate::parallel;
@@ -191,19 +191,12 @@ impl OutDir {
             }
         }
         let stale: Vec<&String> = owned.keys().filter(|f| !tree.contains_key(*f)).collect();
-        let files: Vec<(&String, &File)> = tree.iter().collect();
-        let digests: BTreeMap<&str, String> = files
-            .iter()
-            .map(|(rel, _)| rel.as_str())
-            .zip(parallel::map(&files, |(_, f)| digest(f.text.as_bytes())))
-            .collect();
-
         // Own every file before creating it: a run killed half-way then leaves only files the
         // manifest lists, which the next render - of this spec or another - updates or removes.
         if !summary.added.is_empty() {
             let mut intent = owned.clone();
             for rel in &summary.added {
-                intent.insert(rel.clone(), digests[rel.as_str()].clone());
+                intent.insert(rel.clone(), tree[rel].digest.clone());
             }
             let text: String = intent
                 .iter()
@@ -245,10 +238,7 @@ impl OutDir {
                 _ => {}
             }
         }
-        let manifest: String = digests
-            .iter()
-            .map(|(rel, hash)| format!("{hash}  {rel}\n"))
-            .collect();
+        let manifest = manifest_text(tree);
         let manifest_path = self.path.join(MANIFEST);
         if read_regular(&manifest_path).as_deref() != Some(manifest.as_str()) {
             write_atomic(&manifest_path, manifest.as_bytes())?;
@@ -350,7 +340,7 @@ fn parse_service(text: &str) -> Option<(ServerKey, u16)> {
 /// The ownership manifest nbgen writes for `tree`.
 pub fn manifest_text(tree: &Tree) -> String {
     tree.iter()
-        .map(|(rel, f)| format!("{}  {rel}\n", digest(f.text.as_bytes())))
+        .map(|(rel, f)| format!("{}  {rel}\n", f.digest))
         .collect()
 }
 
@@ -487,7 +477,13 @@ fn remove_empty_dirs(base: &Path, file: &Path) {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
 }
 
 #[cfg(test)]

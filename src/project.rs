@@ -152,7 +152,17 @@ impl Project {
     /// returned (and carried by a failure) are every file a diagnostic may point into: the
     /// environment's spec, the specs it extends, and its templates.
     pub fn render(&self, env: &str) -> Result<(Render, Vec<SourceFile>), Failure> {
-        let merged = self.read_merged(env)?;
+        // The NodePorts handed out so far are read while the spec is parsed.
+        let out = self.out_dir(env);
+        let (merged, previous) = std::thread::scope(|scope| {
+            let previous = scope.spawn(|| out.previous_ports());
+            let merged = self.read_merged(env);
+            let previous = previous
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (merged, previous)
+        });
+        let merged = merged?;
         let templates = self.read_templates(&merged);
         let mut sources = merged.sources.clone();
         sources.extend(
@@ -160,7 +170,6 @@ impl Project {
                 .iter()
                 .filter_map(|(path, text)| Some(SourceFile::new(path, text.as_ref().ok()?))),
         );
-        let previous = self.out_dir(env).previous_ports();
         match render_merged(&merged, &templates, &previous) {
             Ok(r) => Ok((r, sources)),
             Err(mut diagnostics) => {
