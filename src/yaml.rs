@@ -144,9 +144,16 @@ pub fn parse(src: &SourceFile) -> Result<(Value, Positions), Diagnostic> {
     // `false` and fail as "must be a string".
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
-    let value: Value = serde_saphyr::from_str_with_options(&src.text, options)
-        .map_err(|e| syntax_error(src, &e))?;
-    Ok((value, positions(src)))
+    // Two independent passes over the text, one per core.
+    let (value, positions) = std::thread::scope(|scope| {
+        let positions = scope.spawn(|| positions(src));
+        let value = serde_saphyr::from_str_with_options::<Value>(&src.text, options);
+        let positions = positions
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (value, positions)
+    });
+    Ok((value.map_err(|e| syntax_error(src, &e))?, positions))
 }
 
 /// Most nodes a spec may hold once its aliases are expanded (serde-saphyr's own node budget).
