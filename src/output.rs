@@ -20,7 +20,10 @@ use std::path::{Path, PathBuf};
 
 /// The ownership manifest: `sha256sum` format, one line per file nbgen wrote.
 pub const MANIFEST: &str = ".nbgen-manifest";
+/// Temporaries are `.nbgen-tmp-<pid>-<name>.part`: the suffix keeps one a killed run left
+/// behind from looking like a manifest to `check`, or to Argo CD if it were committed.
 const TMP_PREFIX: &str = ".nbgen-tmp-";
+const TMP_SUFFIX: &str = ".part";
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -445,7 +448,10 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!("{TMP_PREFIX}{}-{name}", std::process::id()));
+    let tmp = dir.join(format!(
+        "{TMP_PREFIX}{}-{name}{TMP_SUFFIX}",
+        std::process::id()
+    ));
     let result = (|| {
         let mut f = fs::OpenOptions::new()
             .write(true)
