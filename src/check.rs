@@ -4,7 +4,7 @@
 
 use crate::emit::Tree;
 use crate::manifest::ObjectId;
-use crate::output::{MANIFEST, digest, manifest_text};
+use crate::output::{Listed, MANIFEST, digest, manifest_text};
 use crate::snapshot::Snapshot;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -64,11 +64,11 @@ pub struct Finding {
 
 /// Compare the render of one environment with what is in its `out/<env>/`.
 ///
-/// `files`: every `.yaml`/`.yml`/`.json` file there (`None` for a link), as
-/// `OutDir::manifests` lists them; `manifest`: the text of `.nbgen-manifest`, if any.
+/// `files`: every `.yaml`/`.yml`/`.json` file there, as `OutDir::manifests_against` lists
+/// them; `manifest`: the text of `.nbgen-manifest`, if any.
 pub fn check(
     tree: &Tree,
-    files: &BTreeMap<String, Option<String>>,
+    files: &BTreeMap<String, Listed>,
     manifest: Option<&str>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -95,7 +95,7 @@ pub fn check(
     let others: BTreeMap<String, Option<String>> = files
         .iter()
         .filter(|(p, _)| !tree.contains_key(*p))
-        .map(|(p, t)| (p.clone(), t.clone()))
+        .map(|(p, listed)| (p.clone(), listed.text().map(str::to_owned)))
         .collect();
     let snapshot = Snapshot::read(&others);
     let by_id: BTreeMap<&ObjectId, &String> = tree.iter().map(|(p, f)| (&f.id, p)).collect();
@@ -104,19 +104,17 @@ pub fn check(
         let id = Some(&file.id);
         match files.get(path) {
             None => out.push(find(path, Problem::Missing, id, "missing".to_owned())),
-            Some(None) => out.push(find(
+            Some(Listed::Link) => out.push(find(
                 path,
                 Problem::Link,
                 id,
                 "is a symbolic link where nbgen writes a file".to_owned(),
             )),
-            Some(Some(text)) => {
+            Some(listed) => {
                 let recorded = owned.get(path.as_str()).copied();
-                let same = *text == file.text;
-                let actual = if same {
-                    file.digest.clone()
-                } else {
-                    digest(text.as_bytes())
+                let (same, actual) = match listed {
+                    Listed::Text(text) if *text != file.text => (false, digest(text.as_bytes())),
+                    _ => (true, file.digest.clone()),
                 };
                 if same {
                     if manifest.is_some() && recorded != Some(actual.as_str()) {
@@ -154,10 +152,11 @@ pub fn check(
         }
     }
 
-    for (path, text) in files {
+    for (path, listed) in files {
         if tree.contains_key(path) {
             continue;
         }
+        let text = listed.text();
         if owned.contains_key(path.as_str()) && text.is_some() {
             let object = snapshot
                 .objects
@@ -305,10 +304,13 @@ mod tests {
             .collect()
     }
 
-    fn disk(files: &[(&str, Option<&str>)]) -> BTreeMap<String, Option<String>> {
+    fn disk(files: &[(&str, Option<&str>)]) -> BTreeMap<String, Listed> {
         files
             .iter()
-            .map(|(p, t)| (p.to_string(), t.map(str::to_owned)))
+            .map(|(p, t)| {
+                let listed = t.map_or(Listed::Link, |t| Listed::Text(t.to_owned()));
+                (p.to_string(), listed)
+            })
             .collect()
     }
 

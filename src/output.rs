@@ -61,6 +61,27 @@ pub struct Summary {
     pub skipped_links: Vec<String>,
 }
 
+/// A manifest-like file in `out/<env>/`, as `OutDir::manifests_against` reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listed {
+    /// A symbolic link or another file that is not regular: never followed or read.
+    Link,
+    /// Exactly the text rendered for its path; compared as it was read, not kept.
+    AsRendered,
+    /// Any other text ("" when it is not UTF-8).
+    Text(String),
+}
+
+impl Listed {
+    /// The file's text when it was kept.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Listed::Text(t) => Some(t),
+            Listed::Link | Listed::AsRendered => None,
+        }
+    }
+}
+
 /// `out/<env>/` of one repository.
 pub struct OutDir {
     /// `<root>/out/<env>`
@@ -134,6 +155,20 @@ impl OutDir {
     /// what Argo CD would apply. Links and other non-regular files (a FIFO) are listed, never
     /// followed or read; their text is `None`.
     pub fn manifests(&self) -> Result<BTreeMap<String, Option<String>>, OutputError> {
+        let listed = self.manifests_against(&Tree::new())?;
+        Ok(listed
+            .into_iter()
+            .map(|(rel, l)| match l {
+                Listed::Text(t) => (rel, Some(t)),
+                Listed::Link | Listed::AsRendered => (rel, None),
+            })
+            .collect())
+    }
+
+    /// Every manifest-like file under the directory, like `manifests`, compared with `tree`
+    /// as it is read: a file holding exactly its rendered text is `AsRendered` and its text is
+    /// not kept, so checking a large environment holds one copy of it, not two.
+    pub fn manifests_against(&self, tree: &Tree) -> Result<BTreeMap<String, Listed>, OutputError> {
         if !self.check_shape()? {
             return Ok(BTreeMap::new());
         }
@@ -144,13 +179,22 @@ impl OutDir {
             .filter(|(rel, e)| *e != Entry::Dir && is_manifest_name(rel))
             .collect();
         // Only regular files are read: a FIFO named x.yaml would block `check` forever.
-        let texts = parallel::map(&manifests, |(rel, e)| {
-            (*e == Entry::File).then(|| read_text(&self.path.join(rel)).unwrap_or_default())
+        let listed = parallel::map(&manifests, |(rel, e)| {
+            if *e != Entry::File {
+                return Listed::Link;
+            }
+            let path = self.path.join(rel);
+            if let Some(f) = tree.get(rel)
+                && same_content(&path, f.text.as_bytes()).unwrap_or(false)
+            {
+                return Listed::AsRendered;
+            }
+            Listed::Text(read_text(&path).unwrap_or_default())
         });
         Ok(manifests
             .into_iter()
             .map(|(rel, _)| rel)
-            .zip(texts)
+            .zip(listed)
             .collect())
     }
 
@@ -418,13 +462,27 @@ fn list(
     Ok(())
 }
 
-/// Whether the file at `path` holds exactly `expected`. Reads at most one byte more.
+/// Whether the file at `path` holds exactly `expected`: one read of one byte more than
+/// expected. A regular file's read returns less than asked only at its end, so getting exactly
+/// `expected.len()` bytes means the file has that length; anything that reads short for
+/// another reason counts as different, and is rewritten, never wrongly kept.
 fn same_content(path: &Path, expected: &[u8]) -> io::Result<bool> {
-    let mut buf = Vec::with_capacity(expected.len() + 1);
-    fs::File::open(path)?
-        .take(expected.len() as u64 + 1)
-        .read_to_end(&mut buf)?;
-    Ok(buf == expected)
+    thread_local! {
+        // One buffer per thread for the whole run: fresh memory for each of 21,000 files cost
+        // more than reading them.
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let mut f = fs::File::open(path)?;
+    BUF.with_borrow_mut(|buf| {
+        buf.resize(expected.len() + 1, 0);
+        let n = loop {
+            match f.read(&mut buf[..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r?,
+            }
+        };
+        Ok(buf[..n] == *expected)
+    })
 }
 
 /// The text of a file, "" when it is not UTF-8. No `stat`: one open, reads, one close.

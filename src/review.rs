@@ -157,7 +157,7 @@ pub fn check(
         };
         outcome.diagnostics.push((r.warnings, sources));
         let out = project.out_dir(env);
-        let files = out.manifests().map_err(Failure::Output)?;
+        let files = out.manifests_against(&r.tree).map_err(Failure::Output)?;
         let manifest = read_manifest(&out);
         let findings = check::check(&r.tree, &files, manifest.as_deref());
         let fix = check::fix(env, &findings, root.as_deref());
