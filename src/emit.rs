@@ -86,11 +86,19 @@ fn insert(tree: &mut Tree, files: impl IntoIterator<Item = (String, File)>) -> R
 
 /// One object's file: its path and its text, the header line then the YAML.
 fn file(env: &Env, header: &str, o: &Object) -> (String, File) {
-    let mut text = match o {
-        Object::Dynamic(d) => header_from(env, Some(&d.template)),
-        _ => header.to_owned(),
+    let own;
+    let header = match o {
+        Object::Dynamic(d) => {
+            own = header_from(env, Some(&d.template));
+            &own
+        }
+        _ => header,
     };
-    text.push_str(&o.to_yaml());
+    let yaml = o.to_yaml();
+    // Sized exactly: the tree keeps every text until the run ends.
+    let mut text = String::with_capacity(header.len() + yaml.len());
+    text.push_str(header);
+    text.push_str(&yaml);
     (o.file(), File::new(o.id(), text))
 }
 
