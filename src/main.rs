@@ -324,3 +324,6 @@ fn report_failure(failure: Failure, color: bool) -> ExitCode {
         }
     }
 }
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
