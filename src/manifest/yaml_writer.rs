@@ -224,6 +224,15 @@ impl Node<'_> {
     }
 }
 
+/// Serializer methods for scalars whose `Display` text is already their plain YAML form.
+macro_rules! plain_scalars {
+    ($($method:ident: $ty:ty),* $(,)?) => {
+        $(fn $method(self, v: $ty) -> Result<(), Unsupported> {
+            self.scalar(format_args!("{v}"))
+        })*
+    };
+}
+
 impl<'a> ser::Serializer for Node<'a> {
     type Ok = ();
     type Error = Unsupported;
@@ -235,32 +244,16 @@ impl<'a> ser::Serializer for Node<'a> {
     type SerializeStruct = Map<'a>;
     type SerializeStructVariant = Impossible<(), Unsupported>;
 
-    fn serialize_bool(self, v: bool) -> Result<(), Unsupported> {
-        self.scalar(format_args!("{v}"))
-    }
-    fn serialize_i8(self, v: i8) -> Result<(), Unsupported> {
-        self.scalar(format_args!("{v}"))
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Unsupported> {
-        self.scalar(format_args!("{v}"))
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Unsupported> {
-        self.scalar(format_args!("{v}"))
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), Unsupported> {
-        self.scalar(format_args!("{v}"))
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Unsupported> {
-        self.scalar(format_args!("{v}"))
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Unsupported> {
-        self.scalar(format_args!("{v}"))
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Unsupported> {
-        self.scalar(format_args!("{v}"))
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), Unsupported> {
-        self.scalar(format_args!("{v}"))
+    plain_scalars! {
+        serialize_bool: bool,
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
     }
     fn serialize_f32(self, _: f32) -> Result<(), Unsupported> {
         Err(Unsupported)
