@@ -154,14 +154,8 @@ impl Project {
     pub fn render(&self, env: &str) -> Result<(Render, Vec<SourceFile>), Failure> {
         // The NodePorts handed out so far are read while the spec is parsed.
         let out = self.out_dir(env);
-        let (merged, previous) = std::thread::scope(|scope| {
-            let previous = scope.spawn(|| out.previous_ports());
-            let merged = self.read_merged(env);
-            let previous = previous
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (merged, previous)
-        });
+        let (previous, merged) =
+            crate::parallel::join(|| out.previous_ports(), || self.read_merged(env));
         let merged = merged?;
         let templates = self.read_templates(&merged);
         let mut sources = merged.sources.clone();

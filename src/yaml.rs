@@ -145,14 +145,10 @@ pub fn parse(src: &SourceFile) -> Result<(Value, Positions), Diagnostic> {
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
     // Two independent passes over the text, one per core.
-    let (value, positions) = std::thread::scope(|scope| {
-        let positions = scope.spawn(|| positions(src));
-        let value = serde_saphyr::from_str_with_options::<Value>(&src.text, options);
-        let positions = positions
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (value, positions)
-    });
+    let (positions, value) = crate::parallel::join(
+        || positions(src),
+        || serde_saphyr::from_str_with_options::<Value>(&src.text, options),
+    );
     Ok((value.map_err(|e| syntax_error(src, &e))?, positions))
 }
 
