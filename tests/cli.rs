@@ -586,3 +586,46 @@ fn pinning_a_port_another_server_holds_moves_that_server_with_a_warning() {
         run.stderr
     );
 }
+
+// ---- resources ----
+
+/// nbgen uses every core, but must not need more than one: where no thread can be started (a
+/// container's process limit), it works on the calling thread. Run as `nobody` under
+/// RLIMIT_NPROC = 1 with util-linux's `setpriv` and `prlimit`, which only root can arrange;
+/// elsewhere the test says so and passes.
+#[test]
+fn render_works_where_no_thread_can_be_started() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(["prlimit", "--nproc=1"])
+            .arg(env!("CARGO_BIN_EXE_nbgen"))
+            .args(args);
+        cmd
+    };
+    let probe = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(["prlimit", "--nproc=1", "true"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: needs root, setpriv and prlimit to run nbgen as nobody under a limit");
+        return;
+    }
+    let repo = Repo::new();
+    fs::set_permissions(repo.root(), fs::Permissions::from_mode(0o777)).expect("chmod");
+    let run = |args: &[&str]| {
+        as_nobody(args)
+            .current_dir(repo.root())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run nbgen as nobody")
+    };
+    let stream = run(&["render", "prod", "--stdout"]);
+    assert!(stream.status.success(), "{stream:?}");
+    let write = run(&["render", "prod"]);
+    assert!(write.status.success(), "{write:?}");
+    assert_eq!(contents(&repo.files("out/prod")), committed("prod"));
+    let check = run(&["check", "prod"]);
+    assert!(check.status.success(), "{check:?}");
+}
