@@ -12,6 +12,19 @@ pub struct Quantity {
     pub value: i128,
 }
 
+impl Quantity {
+    /// A Kubernetes quantity's value in thousandths (`"500m"` → 500, `"1Gi"` → 1,073,741,824,000),
+    /// or `None` when it is not one. Via f64: kube_quantity's integer conversions refuse milli
+    /// suffixes.
+    pub fn milli(text: &str) -> Option<i128> {
+        kube_quantity::ParsedQuantity::try_from(text.trim())
+            .ok()
+            .and_then(|q| (q * 1000).to_bytes_f64())
+            .filter(|v| v.is_finite())
+            .map(|v| v.round() as i128)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Env {
     pub name: String,
@@ -179,4 +192,19 @@ pub struct Schedule {
     /// An IANA time zone name; `None`: the kube-controller-manager's zone.
     pub time_zone: Option<String>,
     pub suspend: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Quantity;
+
+    #[test]
+    fn quantities_are_read_in_thousandths() {
+        assert_eq!(Quantity::milli("500m"), Some(500));
+        assert_eq!(Quantity::milli(" 2 "), Some(2000));
+        assert_eq!(Quantity::milli("1.5"), Some(1500));
+        assert_eq!(Quantity::milli("1Gi"), Some(1_073_741_824_000));
+        assert_eq!(Quantity::milli("1G"), Some(1_000_000_000_000));
+        assert_eq!(Quantity::milli("lots"), None);
+    }
 }

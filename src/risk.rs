@@ -5,7 +5,7 @@
 
 use crate::diff::Change;
 use crate::manifest::ObjectId;
-use crate::model::GpuPool;
+use crate::model::{GpuPool, Quantity};
 use crate::snapshot::Snapshot;
 use serde::Serialize;
 use serde_json::Value;
@@ -641,11 +641,7 @@ fn totals(old: &Snapshot, new: &Snapshot, pools: &BTreeMap<String, GpuPool>) -> 
 
 /// A Kubernetes quantity in thousandths (millicores for CPU); 0 when it does not parse.
 fn parse_milli(text: &str) -> i64 {
-    kube_quantity::ParsedQuantity::try_from(text.trim())
-        .ok()
-        .and_then(|q| (q * 1000).to_bytes_f64())
-        .filter(|v| v.is_finite())
-        .map_or(0, |v| v.round() as i64)
+    Quantity::milli(text).map_or(0, |v| v.clamp(i64::MIN.into(), i64::MAX.into()) as i64)
 }
 
 fn parse_bytes(text: &str) -> i64 {

@@ -1089,13 +1089,7 @@ impl Cx<'_> {
 
     fn quantity(&mut self, at: &str, raw: &RawQuantity, unit: Unit) -> Option<Quantity> {
         let text = raw.0.trim();
-        let parsed = kube_quantity::ParsedQuantity::try_from(text).ok();
-        // Milli-units, via f64: kube_quantity's integer conversions refuse milli suffixes.
-        let value = parsed
-            .and_then(|q| (q * 1000).to_bytes_f64())
-            .filter(|v| v.is_finite())
-            .map(|v| v.round() as i128);
-        match value {
+        match Quantity::milli(text) {
             Some(v) if v > 0 && !text.contains(char::is_whitespace) => Some(Quantity {
                 text: text.to_owned(),
                 value: v,
