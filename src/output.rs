@@ -386,9 +386,14 @@ fn parse_service(text: &str) -> Option<(ServerKey, u16)> {
 
 /// The ownership manifest nbgen writes for `tree`.
 pub fn manifest_text(tree: &Tree) -> String {
-    tree.iter()
-        .map(|(rel, f)| format!("{}  {rel}\n", f.digest))
-        .collect()
+    let mut text = String::with_capacity(tree.keys().map(|rel| rel.len() + 67).sum());
+    for (rel, f) in tree {
+        text.push_str(&f.digest);
+        text.push_str("  ");
+        text.push_str(rel);
+        text.push('\n');
+    }
+    text
 }
 
 /// A file's SHA-256 as the ownership manifest records it (lower-case hex).
@@ -427,13 +432,15 @@ enum Entry {
 
 /// Every entry under `dir`, by path relative to the directory `list` started from (`rel` is
 /// `dir`'s). With `clean`, nbgen's temporaries that a killed run left behind are removed
-/// instead of listed.
+/// instead of listed. The directories right under `out/<env>/` (a namespace each) are listed on
+/// every core.
 fn list(
     dir: &Path,
     rel: &str,
     out: &mut BTreeMap<String, Entry>,
     clean: bool,
 ) -> Result<(), OutputError> {
+    let mut subdirs = Vec::new();
     for e in fs::read_dir(dir).map_err(io_err(dir))? {
         let e = e.map_err(io_err(dir))?;
         let name = e.file_name().to_string_lossy().into_owned();
@@ -446,7 +453,7 @@ fn list(
         let entry = if ft.is_symlink() {
             Entry::Link
         } else if ft.is_dir() {
-            list(&e.path(), &child, out, clean)?;
+            subdirs.push((e.path(), child.clone()));
             Entry::Dir
         } else if ft.is_file() {
             if clean && name.starts_with(TMP_PREFIX) {
@@ -458,6 +465,18 @@ fn list(
             Entry::Other
         };
         out.insert(child, entry);
+    }
+    let list_one = |(path, child): &(PathBuf, String)| {
+        let mut found = BTreeMap::new();
+        list(path, child, &mut found, clean).map(|()| found)
+    };
+    let listed = if rel.is_empty() {
+        parallel::map(&subdirs, list_one)
+    } else {
+        subdirs.iter().map(list_one).collect()
+    };
+    for found in listed {
+        out.extend(found?);
     }
     Ok(())
 }
