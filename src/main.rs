@@ -209,9 +209,10 @@ fn finish(o: review::Outcome, color: bool) -> ExitCode {
 }
 
 fn render(project: &Project, env: &str, color: bool) -> Result<ExitCode, Failure> {
+    let lock = project.lock(env)?;
     let (r, sources) = project.render(env)?;
     print_diagnostics(&r.warnings, &sources, color);
-    let summary = project.write(env, &r)?;
+    let summary = project.write_holding(env, &r, lock)?;
     for link in &summary.skipped_links {
         eprintln!("warning: out/{env}/{link} is a symbolic link; left alone");
     }

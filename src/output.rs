@@ -82,6 +82,9 @@ impl Listed {
     }
 }
 
+/// The exclusive lock on an `out/<env>/` directory, held until dropped.
+pub struct Lock(fs::File);
+
 /// `out/<env>/` of one repository.
 pub struct OutDir {
     /// `<root>/out/<env>`
@@ -200,9 +203,27 @@ impl OutDir {
 
     /// Make the directory hold exactly `tree` (plus files nbgen does not own).
     pub fn write(&self, tree: &Tree) -> Result<Summary, OutputError> {
+        self.write_holding(tree, None)
+    }
+
+    /// The directory's lock, taken now, when the directory exists; creates nothing. A render
+    /// that holds it from the start reads the NodePorts already handed out, and writes, with no
+    /// other nbgen writing in between.
+    pub fn lock_existing(&self) -> Result<Option<Lock>, OutputError> {
+        if !self.check_shape()? {
+            return Ok(None);
+        }
+        Ok(Some(self.lock()?))
+    }
+
+    /// `write`, under `held` when it is still the lock of the directory at this path.
+    pub fn write_holding(&self, tree: &Tree, held: Option<Lock>) -> Result<Summary, OutputError> {
         self.check_shape()?;
         fs::create_dir_all(&self.path).map_err(io_err(&self.path))?;
-        let _lock = self.lock()?;
+        let _lock = match held {
+            Some(lock) if self.is_locked_by(&lock) => lock,
+            _ => self.lock()?,
+        };
         // Checked again under the lock: another process may have changed things.
         self.check_shape()?;
         // One listing of the directory answers every question about what is there; temporaries
@@ -294,19 +315,28 @@ impl OutDir {
     }
 
     /// An exclusive lock on the directory itself, held until dropped. Leaves no file behind.
-    fn lock(&self) -> Result<fs::File, OutputError> {
+    fn lock(&self) -> Result<Lock, OutputError> {
         let dir = fs::File::open(&self.path).map_err(io_err(&self.path))?;
         match dir.try_lock() {
-            Ok(()) => Ok(dir),
+            Ok(()) => Ok(Lock(dir)),
             Err(fs::TryLockError::WouldBlock) => {
                 eprintln!(
                     "nbgen: waiting for another nbgen writing {} to finish...",
                     self.display
                 );
                 dir.lock().map_err(io_err(&self.path))?;
-                Ok(dir)
+                Ok(Lock(dir))
             }
             Err(fs::TryLockError::Error(e)) => Err(io_err(&self.path)(e)),
+        }
+    }
+
+    /// Whether `lock` is on the directory now at this path (not on one since moved away).
+    fn is_locked_by(&self, lock: &Lock) -> bool {
+        use std::os::unix::fs::MetadataExt as _;
+        match (lock.0.metadata(), fs::symlink_metadata(&self.path)) {
+            (Ok(held), Ok(now)) => held.dev() == now.dev() && held.ino() == now.ino(),
+            _ => false,
         }
     }
 

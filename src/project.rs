@@ -4,7 +4,7 @@
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::extras::Templates;
 use crate::layer::{self, Layer, Merged};
-use crate::output::{OutDir, OutputError, Summary};
+use crate::output::{Lock, OutDir, OutputError, Summary};
 use crate::source::SourceFile;
 use crate::validate::template_path_problem;
 use crate::yaml::MAX_SPEC_BYTES;
@@ -153,9 +153,12 @@ impl Project {
     /// environment's spec, the specs it extends, and its templates.
     pub fn render(&self, env: &str) -> Result<(Render, Vec<SourceFile>), Failure> {
         // The NodePorts handed out so far are read while the spec is parsed.
-        let out = self.out_dir(env);
-        let (previous, merged) =
-            crate::parallel::join(|| out.previous_ports(), || self.read_merged(env));
+        // Only a valid name becomes a path: `read_merged` explains an invalid one.
+        let out = valid_env_name(env).then(|| self.out_dir(env));
+        let (previous, merged) = crate::parallel::join(
+            || out.map(|o| o.previous_ports()).unwrap_or_default(),
+            || self.read_merged(env),
+        );
         let merged = merged?;
         let templates = self.read_templates(&merged);
         let mut sources = merged.sources.clone();
@@ -323,6 +326,29 @@ impl Project {
     /// Write a render to `out/<env>/`.
     pub fn write(&self, env: &str, r: &Render) -> Result<Summary, Failure> {
         self.out_dir(env).write(&r.tree).map_err(Failure::Output)
+    }
+
+    /// Lock `out/<env>/` (when it exists; nothing is created) before `render`, and hand the
+    /// lock to `write_holding`: the NodePorts already handed out are then read, and the files
+    /// written, with no other nbgen writing in between.
+    pub fn lock(&self, env: &str) -> Result<Option<Lock>, Failure> {
+        // Only a valid name becomes a path; `render` explains an invalid one.
+        if !valid_env_name(env) {
+            return Ok(None);
+        }
+        self.out_dir(env).lock_existing().map_err(Failure::Output)
+    }
+
+    /// `write`, under the lock `lock` took.
+    pub fn write_holding(
+        &self,
+        env: &str,
+        r: &Render,
+        lock: Option<Lock>,
+    ) -> Result<Summary, Failure> {
+        self.out_dir(env)
+            .write_holding(&r.tree, lock)
+            .map_err(Failure::Output)
     }
 }
 
