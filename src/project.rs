@@ -66,18 +66,16 @@ impl Project {
         Ok(envs)
     }
 
-    pub fn out_dir(&self, env: &str) -> OutDir {
-        OutDir::new(&self.root, env)
+    /// `out/<env>/`. The one place an environment name becomes an output path, so only a valid
+    /// name does.
+    pub fn out_dir(&self, env: &str) -> Result<OutDir, Failure> {
+        checked_name(env)?;
+        Ok(OutDir::new(&self.root, env))
     }
 
     /// Read `environments/<env>.yaml`.
     pub fn read_spec(&self, env: &str) -> Result<SourceFile, Failure> {
-        if !valid_env_name(env) {
-            return Err(Failure::invalid(
-                Diagnostic::error(format!("`{env}` is not an environment name"))
-                    .help("name an environment by its file in environments/ without .yaml (lower-case letters, digits and '-'), e.g. `nbgen render prod`"),
-            ));
-        }
+        checked_name(env)?;
         let rel = format!("environments/{env}.yaml");
         let path = self.root.join(&rel);
         let fail = |msg: String, help: String| {
@@ -153,12 +151,9 @@ impl Project {
     /// environment's spec, the specs it extends, and its templates.
     pub fn render(&self, env: &str) -> Result<(Render, Vec<SourceFile>), Failure> {
         // The NodePorts handed out so far are read while the spec is parsed.
-        // Only a valid name becomes a path: `read_merged` explains an invalid one.
-        let out = valid_env_name(env).then(|| self.out_dir(env));
-        let (previous, merged) = crate::parallel::join(
-            || out.map(|o| o.previous_ports()).unwrap_or_default(),
-            || self.read_merged(env),
-        );
+        let out = self.out_dir(env)?;
+        let (previous, merged) =
+            crate::parallel::join(|| out.previous_ports(), || self.read_merged(env));
         let merged = merged?;
         let templates = self.read_templates(&merged);
         let mut sources = merged.sources.clone();
@@ -325,18 +320,14 @@ impl Project {
 
     /// Write a render to `out/<env>/`.
     pub fn write(&self, env: &str, r: &Render) -> Result<Summary, Failure> {
-        self.out_dir(env).write(&r.tree).map_err(Failure::Output)
+        self.out_dir(env)?.write(&r.tree).map_err(Failure::Output)
     }
 
     /// Lock `out/<env>/` (when it exists; nothing is created) before `render`, and hand the
     /// lock to `write_holding`: the NodePorts already handed out are then read, and the files
     /// written, with no other nbgen writing in between.
     pub fn lock(&self, env: &str) -> Result<Option<Lock>, Failure> {
-        // Only a valid name becomes a path; `render` explains an invalid one.
-        if !valid_env_name(env) {
-            return Ok(None);
-        }
-        self.out_dir(env).lock_existing().map_err(Failure::Output)
+        self.out_dir(env)?.lock_existing().map_err(Failure::Output)
     }
 
     /// `write`, under the lock `lock` took.
@@ -346,7 +337,7 @@ impl Project {
         r: &Render,
         lock: Option<Lock>,
     ) -> Result<Summary, Failure> {
-        self.out_dir(env)
+        self.out_dir(env)?
             .write_holding(&r.tree, lock)
             .map_err(Failure::Output)
     }
@@ -354,6 +345,17 @@ impl Project {
 
 /// Largest template nbgen reads: a template is a page of YAML.
 pub const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
+
+/// An environment name, or the error that explains why it is not one.
+fn checked_name(env: &str) -> Result<(), Failure> {
+    if valid_env_name(env) {
+        return Ok(());
+    }
+    Err(Failure::invalid(
+        Diagnostic::error(format!("`{env}` is not an environment name"))
+            .help("name an environment by its file in environments/ without .yaml (lower-case letters, digits and '-'), e.g. `nbgen render prod`"),
+    ))
+}
 
 /// Environment names become paths: only DNS labels are accepted, so no name can escape
 /// `environments/` or `out/`.

@@ -8,7 +8,7 @@ use crate::diff;
 use crate::git;
 use crate::graph;
 use crate::output::{MANIFEST, OutDir};
-use crate::project::{Failure, Project, valid_env_name};
+use crate::project::{Failure, Project};
 use crate::report::{CheckReport, DiffReport, EnvCheck, Format, Status};
 use crate::risk;
 use crate::snapshot::Snapshot;
@@ -45,7 +45,7 @@ pub fn diff(
     let (r, sources) = project.render(env)?;
     let dir = format!("out/{env}");
     let files = match against {
-        None => project.out_dir(env).manifests().map_err(Failure::Output)?,
+        None => project.out_dir(env)?.manifests().map_err(Failure::Output)?,
         Some(rev) => git::files_at(&project.root, rev, &dir).map_err(git_failure)?,
     };
     let old = Snapshot::read(&files);
@@ -156,7 +156,7 @@ pub fn check(
             Err(e) => return Err(e),
         };
         outcome.diagnostics.push((r.warnings, sources));
-        let out = project.out_dir(env);
+        let out = project.out_dir(env)?;
         let files = out.manifests_against(&r.tree).map_err(Failure::Output)?;
         let manifest = read_manifest(&out);
         let findings = check::check(&r.tree, &files, manifest.as_deref());
@@ -228,13 +228,10 @@ fn orphans(project: &Project, envs: &[String]) -> Result<Vec<String>, Failure> {
     names.sort();
     let mut out = Vec::new();
     for name in names {
-        if !valid_env_name(&name) {
-            continue;
-        }
-        let files: BTreeMap<String, Option<String>> = project
-            .out_dir(&name)
-            .manifests()
-            .map_err(Failure::Output)?;
+        let Ok(dir) = project.out_dir(&name) else {
+            continue; // not an environment's name: never one nbgen wrote
+        };
+        let files: BTreeMap<String, Option<String>> = dir.manifests().map_err(Failure::Output)?;
         if !files.is_empty() {
             out.push(name);
         }

@@ -621,7 +621,7 @@ mod tests {
     fn objects_of(project: &Project, env: &str) -> Vec<Object> {
         let merged = project.read_merged(env).expect("the example reads");
         let templates = project.read_templates(&merged);
-        let previous = project.out_dir(env).previous_ports();
+        let previous = project.out_dir(env).expect("a valid name").previous_ports();
         let checked = crate::validate::validate_merged(&merged, &previous).expect("it validates");
         let env = &checked.env;
         let own = |team: &_| crate::expand::team_objects(env, team);
