@@ -99,7 +99,8 @@ fn file(env: &Env, header: &str, o: &Object) -> (String, File) {
     let mut text = String::with_capacity(header.len() + yaml.len());
     text.push_str(header);
     text.push_str(&yaml);
-    (o.file(), File::new(o.id(), text))
+    let id = o.id();
+    (o.file_of(&id), File::new(id, text))
 }
 
 /// The tree as one multi-document YAML stream, in path order: each file preceded by `---` and a

@@ -612,7 +612,8 @@ fn collisions(found: &[(Object, String)], nbgen: &Tree) -> Vec<Diagnostic> {
     let mut first: BTreeMap<String, &str> = BTreeMap::new();
     let mut out = Vec::new();
     for (o, origin) in found {
-        let (id, file) = (o.id(), o.file());
+        let id = o.id();
+        let file = o.file_of(&id);
         let template = origin.split(' ').next().unwrap_or_default();
         if nbgen.contains_key(&file) {
             out.push(

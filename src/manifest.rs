@@ -200,9 +200,14 @@ impl Object {
     /// The object's file under `out/<env>/`: Argo CD's own objects under `_argocd/`, every
     /// other object by `ObjectId::file`.
     pub fn file(&self) -> String {
+        self.file_of(&self.id())
+    }
+
+    /// `file()`, given the object's identity already computed.
+    pub fn file_of(&self, id: &ObjectId) -> String {
         match self {
-            Object::AppProject(_) | Object::Application(_) => self.id().argocd_file(),
-            _ => self.id().file(),
+            Object::AppProject(_) | Object::Application(_) => id.argocd_file(),
+            _ => id.file(),
         }
     }
 
