@@ -168,19 +168,31 @@ impl OutDir {
             .collect())
     }
 
+    /// Whether the directory holds any manifest-like file (one `manifests` would list); reads
+    /// none of them.
+    pub fn has_manifests(&self) -> Result<bool, OutputError> {
+        Ok(!self.manifest_entries()?.is_empty())
+    }
+
+    /// The manifest-like entries under the directory (links and FIFOs too), by relative path;
+    /// none when it does not exist.
+    fn manifest_entries(&self) -> Result<Vec<(String, Entry)>, OutputError> {
+        if !self.check_shape()? {
+            return Ok(Vec::new());
+        }
+        let mut entries = BTreeMap::new();
+        list(&self.path, "", &mut entries, false)?;
+        Ok(entries
+            .into_iter()
+            .filter(|(rel, e)| *e != Entry::Dir && is_manifest_name(rel))
+            .collect())
+    }
+
     /// Every manifest-like file under the directory, like `manifests`, compared with `tree`
     /// as it is read: a file holding exactly its rendered text is `AsRendered` and its text is
     /// not kept, so checking a large environment holds one copy of it, not two.
     pub fn manifests_against(&self, tree: &Tree) -> Result<BTreeMap<String, Listed>, OutputError> {
-        if !self.check_shape()? {
-            return Ok(BTreeMap::new());
-        }
-        let mut entries = BTreeMap::new();
-        list(&self.path, "", &mut entries, false)?;
-        let manifests: Vec<(String, Entry)> = entries
-            .into_iter()
-            .filter(|(rel, e)| *e != Entry::Dir && is_manifest_name(rel))
-            .collect();
+        let manifests = self.manifest_entries()?;
         // Only regular files are read: a FIFO named x.yaml would block `check` forever.
         let listed = parallel::map(&manifests, |(rel, e)| {
             if *e != Entry::File {

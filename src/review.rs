@@ -13,7 +13,6 @@ use crate::report::{CheckReport, DiffReport, EnvCheck, Format, Status};
 use crate::risk;
 use crate::snapshot::Snapshot;
 use crate::source::SourceFile;
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
@@ -231,8 +230,7 @@ fn orphans(project: &Project, envs: &[String]) -> Result<Vec<String>, Failure> {
         let Ok(dir) = project.out_dir(&name) else {
             continue; // not an environment's name: never one nbgen wrote
         };
-        let files: BTreeMap<String, Option<String>> = dir.manifests().map_err(Failure::Output)?;
-        if !files.is_empty() {
+        if dir.has_manifests().map_err(Failure::Output)? {
             out.push(name);
         }
     }
