@@ -25,12 +25,13 @@ pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
 /// applies the next:
 ///
 /// 0. Namespaces, so that everything else has somewhere to go;
-/// 1. quotas (and LimitRanges), so that no pod starts before the limits that admit it;
+/// 1. quotas (and LimitRanges) and admission policies, so that no pod starts before the limits
+///    that admit it;
 /// 2. RBAC, so that people can see their servers as soon as they exist;
 /// 3. network policies, so that no notebook pod ever runs without its default-deny;
 /// 4. PersistentVolumes, so that each shared claim finds its pre-bound volume;
 /// 5. ServiceAccounts and ConfigMaps the pods refer to;
-/// 6. claims, Deployments, Services, Jobs, CronJobs, and every kind not named above.
+/// 6. claims, StatefulSets, Services, Jobs, CronJobs, and every kind not named above.
 ///
 /// Claims go with the pods, not with the volumes: a home claim whose StorageClass binds on
 /// first use (`WaitForFirstConsumer`) stays Pending, which Argo CD counts as not yet healthy,
@@ -38,7 +39,10 @@ pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
 pub fn wave(kind: &str) -> i32 {
     match kind {
         "Namespace" => 0,
-        "ResourceQuota" | "LimitRange" => 1,
+        "ResourceQuota"
+        | "LimitRange"
+        | "ValidatingAdmissionPolicy"
+        | "ValidatingAdmissionPolicyBinding" => 1,
         "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding" => 2,
         "NetworkPolicy" => 3,
         "PersistentVolume" => 4,
@@ -144,11 +148,21 @@ fn application(env: &Env, argo: &ArgoCd) -> Application {
                 server: argo.destination.clone(),
                 namespace: namespaces(env).into_iter().next(),
             },
+            // Members stop and start their servers with the scale subresource (docs/security.md);
+            // self-heal would put `replicas: 1` back within seconds. Ignoring the field and
+            // respecting that at sync (Argo CD 2.3+; 2.11+ for argo-cd#17693's fix of how
+            // the patch is computed) leaves it to them; an admission policy keeps it at 0 or 1.
+            ignore_differences: vec![IgnoreDifference {
+                group: "apps".to_owned(),
+                kind: "StatefulSet".to_owned(),
+                json_pointers: vec!["/spec/replicas".to_owned()],
+            }],
             sync_policy: SyncPolicy {
                 automated: Automated {
                     prune: true,
                     self_heal: true,
                 },
+                sync_options: vec!["RespectIgnoreDifferences=true".to_owned()],
             },
         },
     }
@@ -197,7 +211,18 @@ pub struct ApplicationSpec {
     pub project: String,
     pub source: Source,
     pub destination: Destination,
+    pub ignore_differences: Vec<IgnoreDifference>,
     pub sync_policy: SyncPolicy,
+}
+
+/// A field Argo CD leaves as the cluster has it: neither shown as a difference nor (with
+/// `RespectIgnoreDifferences=true`) put back at a sync.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IgnoreDifference {
+    pub group: String,
+    pub kind: String,
+    pub json_pointers: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -217,8 +242,10 @@ pub struct Directory {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SyncPolicy {
     pub automated: Automated,
+    pub sync_options: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

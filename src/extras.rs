@@ -44,6 +44,22 @@ pub const CLUSTER_SCOPED: [&str; 17] = [
     "ValidatingWebhookConfiguration",
 ];
 
+/// Namespaced kinds a template may render only when its `allowKinds` names them: they grant
+/// power (RBAC) or run pods outside nbgen's pod model (any image, any claim, any
+/// ServiceAccount). Every cluster-scoped kind (`CLUSTER_SCOPED`) needs the same explicit
+/// allowance.
+pub const POWER_KINDS: [&str; 9] = [
+    "CronJob",
+    "DaemonSet",
+    "Deployment",
+    "Job",
+    "Pod",
+    "ReplicaSet",
+    "Role",
+    "RoleBinding",
+    "StatefulSet",
+];
+
 /// Every object the environment's templates render, sorted by identity; or every error.
 /// `nbgen` holds the files of the objects nbgen renders itself, which no template may render
 /// again.
@@ -74,7 +90,11 @@ pub fn render(
                     continue;
                 }
             };
-            match objects(env, extra, &instance, &origin, &text) {
+            let source = templates
+                .get(&extra.template)
+                .and_then(|t| t.as_ref().ok())
+                .map_or("", String::as_str);
+            match objects(env, extra, &instance, &origin, &text, source) {
                 Ok(objects) => found.extend(objects.into_iter().map(|o| (o, origin.clone()))),
                 Err(errors) => {
                     for d in errors {
@@ -355,6 +375,7 @@ fn objects(
     instance: &Instance<'_>,
     origin: &str,
     text: &str,
+    source: &str,
 ) -> Result<Vec<Object>, Vec<Diagnostic>> {
     let fail = |message: String, help: &str| {
         Diagnostic::error(message)
@@ -375,12 +396,16 @@ fn objects(
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (i, doc) in docs.into_iter().enumerate() {
+        let kind = doc.get("kind").and_then(Value::as_str).map(str::to_owned);
         match object(env, extra, instance.team, instance.server, doc) {
             Ok(o) => out.push(o),
-            Err((message, help)) => errors.push(fail(
-                format!("{origin}, object {}: {message}", i + 1),
-                &help,
-            )),
+            Err((message, help)) => {
+                let d = fail(format!("{origin}, object {}: {message}", i + 1), &help);
+                errors.push(match kind.and_then(|k| kind_line(source, &k)) {
+                    Some(span) => d.at(&extra.template, span),
+                    None => d,
+                });
+            }
         }
     }
     if errors.is_empty() {
@@ -388,6 +413,18 @@ fn objects(
     } else {
         Err(errors)
     }
+}
+
+/// Where the template writes `kind: <kind>`: the line an error about the object points at.
+fn kind_line(source: &str, kind: &str) -> Option<Span> {
+    source.lines().enumerate().find_map(|(i, line)| {
+        let rest = line.trim_start().strip_prefix("kind:")?;
+        let value = rest.split('#').next()?.trim().trim_matches(['"', '\'']);
+        (value == kind).then(|| {
+            let col = line.find(kind).map_or(1, |b| line[..b].chars().count() + 1);
+            Span::new(i + 1, col, kind.chars().count())
+        })
+    })
 }
 
 fn first_line(s: &str) -> &str {
@@ -470,6 +507,35 @@ fn object(
         }
     };
     let cluster_scoped = CLUSTER_SCOPED.contains(&kind.as_str());
+    let argocd_namespace = env
+        .argocd
+        .as_ref()
+        .map_or(crate::validate::DEFAULT_ARGOCD_NAMESPACE, |a| {
+            a.namespace.as_str()
+        });
+    if kind == "Namespace" && name == argocd_namespace {
+        return err(
+            format!("is Namespace `{name}`, Argo CD's own namespace"),
+            "Argo CD's namespace belongs to Argo CD: an environment that owned it could delete or change Argo CD itself",
+        );
+    }
+    if (cluster_scoped || POWER_KINDS.contains(&kind.as_str()))
+        && !extra.allow_kinds.iter().any(|k| k == &kind)
+    {
+        let why = if cluster_scoped {
+            "is cluster-scoped: it acts beyond the environment's namespaces"
+        } else if kind.starts_with("Role") {
+            "grants permissions"
+        } else {
+            "runs pods outside nbgen's pod model (any image, claim or ServiceAccount)"
+        };
+        return err(
+            format!("is a {kind}, which {why}"),
+            &format!(
+                "a template may render a {kind} only when the spec allows it by name: add `allowKinds: [{kind}]` to this extras entry, and have the change reviewed as a change of who may do what"
+            ),
+        );
+    }
     let written = match metadata.get("namespace") {
         None | Some(Value::Null) => None,
         Some(Value::String(ns)) => Some(ns.clone()),

@@ -95,6 +95,7 @@ pub fn render_merged(
     .map_err(duplicate)?;
     let mut extra = extras::render(&env, templates, &merged.positions, &tree)
         .map_err(|errors| [errors, checked.warnings.clone()].concat())?;
+    extra.extend(expand::environment_objects(&env));
     if let Some(argo) = argo {
         extra.iter_mut().for_each(argocd::annotate_wave);
         let own = argocd::objects(&env, argo, &extra);

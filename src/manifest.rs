@@ -3,7 +3,10 @@
 mod yaml_writer;
 
 use crate::argocd::{AppProject, Application};
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+};
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Namespace, PersistentVolume, PersistentVolumeClaim, ResourceQuota, Service,
@@ -74,13 +77,15 @@ pub enum Object {
     ServiceAccount(Box<ServiceAccount>),
     PersistentVolume(Box<PersistentVolume>),
     PersistentVolumeClaim(Box<PersistentVolumeClaim>),
-    Deployment(Box<Deployment>),
+    StatefulSet(Box<StatefulSet>),
     Service(Box<Service>),
     ConfigMap(Box<ConfigMap>),
     Job(Box<Job>),
     CronJob(Box<CronJob>),
     AppProject(Box<AppProject>),
     Application(Box<Application>),
+    ValidatingAdmissionPolicy(Box<ValidatingAdmissionPolicy>),
+    ValidatingAdmissionPolicyBinding(Box<ValidatingAdmissionPolicyBinding>),
     /// An object rendered from a user template (`extras`), of any kind.
     Dynamic(Box<Dynamic>),
 }
@@ -111,13 +116,15 @@ macro_rules! each_kind {
             Object::ServiceAccount($o) => $body,
             Object::PersistentVolume($o) => $body,
             Object::PersistentVolumeClaim($o) => $body,
-            Object::Deployment($o) => $body,
+            Object::StatefulSet($o) => $body,
             Object::Service($o) => $body,
             Object::ConfigMap($o) => $body,
             Object::Job($o) => $body,
             Object::CronJob($o) => $body,
             Object::AppProject($o) => $body,
             Object::Application($o) => $body,
+            Object::ValidatingAdmissionPolicy($o) => $body,
+            Object::ValidatingAdmissionPolicyBinding($o) => $body,
             Object::Dynamic($d) => $dynamic,
         }
     };
@@ -145,11 +152,13 @@ macro_rules! kubernetes_kinds {
             ServiceAccount,
             PersistentVolume,
             PersistentVolumeClaim,
-            Deployment,
+            StatefulSet,
             Service,
             ConfigMap,
             Job,
-            CronJob
+            CronJob,
+            ValidatingAdmissionPolicy,
+            ValidatingAdmissionPolicyBinding
             $(, $extra)*
         }
     };

@@ -45,6 +45,122 @@ pub struct Env {
     pub argocd: Option<ArgoCd>,
     /// User templates, in the order written (docs/templates.md).
     pub extras: Vec<Extra>,
+    /// Who may reach the notebooks and what they may reach (docs/security.md).
+    pub network: Network,
+}
+
+/// The network access the spec declares; everything else is denied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Network {
+    /// Where the cluster's DNS runs: the one egress every pod has.
+    pub dns: Peer,
+    /// Pod, service and node ranges, excluded from `Internet`.
+    pub cluster_cidrs: Vec<Cidr>,
+    /// Access through Ingress: the controller's pods.
+    pub ingress_controller: Option<Peer>,
+    /// Access through NodePort Services, from these client ranges; `None`: no NodePorts.
+    pub node_port_clients: Option<Vec<Cidr>>,
+    pub egress: Vec<Egress>,
+}
+
+impl Network {
+    pub fn node_ports(&self) -> bool {
+        self.node_port_clients.is_some()
+    }
+}
+
+/// Pods in a namespace (all of them when `pod_selector` is empty).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    pub namespace: String,
+    pub pod_selector: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Egress {
+    pub to: EgressTo,
+    /// TCP ports; empty: every port.
+    pub ports: Vec<u16>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EgressTo {
+    Cidr(Cidr),
+    /// Every address outside the cluster's ranges (and never the metadata addresses).
+    Internet,
+}
+
+/// An address range, `10.0.0.0/8` or `fd00::/8`, in its canonical text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cidr {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// `10.0.0.0/8` → a range; `None` for anything else, or host bits set (`10.0.0.1/8`).
+    pub fn parse(text: &str) -> Option<Cidr> {
+        let (addr, prefix) = text.split_once('/')?;
+        let addr: std::net::IpAddr = addr.parse().ok()?;
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) || prefix.len() > 3 {
+            return None;
+        }
+        let prefix: u8 = prefix.parse().ok()?;
+        let cidr = Cidr { addr, prefix };
+        (prefix <= cidr.bits() && cidr.network() == cidr.value()).then_some(cidr)
+    }
+
+    pub fn is_v4(&self) -> bool {
+        self.addr.is_ipv4()
+    }
+
+    fn bits(&self) -> u8 {
+        if self.is_v4() { 32 } else { 128 }
+    }
+
+    fn value(&self) -> u128 {
+        match self.addr {
+            std::net::IpAddr::V4(a) => u128::from(u32::from(a)),
+            std::net::IpAddr::V6(a) => u128::from(a),
+        }
+    }
+
+    fn mask(&self) -> u128 {
+        let all = if self.is_v4() {
+            u128::from(u32::MAX)
+        } else {
+            u128::MAX
+        };
+        match self.prefix {
+            0 => 0,
+            p => all & !((1u128 << (self.bits() - p)) - 1) & all,
+        }
+    }
+
+    fn network(&self) -> u128 {
+        self.value() & self.mask()
+    }
+
+    /// Whether `other` lies wholly inside this range.
+    pub fn contains(&self, other: &Cidr) -> bool {
+        self.is_v4() == other.is_v4()
+            && self.prefix <= other.prefix
+            && other.value() & self.mask() == self.network()
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// Cloud metadata services: no notebook pod may ever reach them (credentials of the node).
+pub fn metadata_addresses() -> [Cidr; 2] {
+    [
+        Cidr::parse("169.254.169.254/32").expect("a valid range"),
+        Cidr::parse("fd00:ec2::254/128").expect("a valid range"),
+    ]
 }
 
 /// The AppProject and Application that deploy the environment.
@@ -70,6 +186,8 @@ pub struct Extra {
     pub each: Each,
     /// The JSON pointer of its `template:` in the spec, for errors about it.
     pub at: String,
+    /// Kinds that grant power or are cluster-scoped that this template may render.
+    pub allow_kinds: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -115,12 +233,18 @@ pub struct Team {
     pub servers: Vec<Server>,
 }
 
+/// A team's ResourceQuota: as written in the spec, and what the spec leaves out derived from
+/// the team's servers and jobs.
 #[derive(Clone, Debug)]
 pub struct Quota {
     pub cpu: Option<Quantity>,
     pub memory: Option<Quantity>,
     /// One cap per GPU resource the team's servers use: `(resource, cap)`.
     pub gpu: Vec<(String, u32)>,
+    /// Pods: one per server and per job (a job counts as if always running).
+    pub pods: u32,
+    /// PersistentVolumeClaims: each server's home and each shared volume the team uses.
+    pub claims: u32,
 }
 
 /// One shared volume as used by one team: a PVC in its namespace (and, for NFS, a PV).
@@ -143,7 +267,8 @@ pub struct Server {
     pub gpu: Option<GpuUse>,
     /// `(volume, read_only)`, sorted by volume.
     pub mounts: Vec<(String, bool)>,
-    pub node_port: u16,
+    /// `None` unless the spec exposes servers through NodePorts (`cluster.network.nodePort`).
+    pub node_port: Option<u16>,
 }
 
 #[derive(Clone, Debug)]
@@ -206,5 +331,23 @@ mod tests {
         assert_eq!(Quantity::milli("1Gi"), Some(1_073_741_824_000));
         assert_eq!(Quantity::milli("1G"), Some(1_000_000_000_000));
         assert_eq!(Quantity::milli("lots"), None);
+    }
+
+    #[test]
+    fn address_ranges_parse_and_contain() {
+        use super::Cidr;
+        let ten = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(ten.contains(&Cidr::parse("10.20.0.5/32").unwrap()));
+        assert!(!ten.contains(&Cidr::parse("11.0.0.0/8").unwrap()));
+        assert!(!ten.contains(&Cidr::parse("::/0").unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(&ten));
+        assert_eq!(Cidr::parse("10.0.0.1/8"), None, "host bits set");
+        assert_eq!(Cidr::parse("10.0.0.0/33"), None);
+        assert_eq!(Cidr::parse("10.0.0.0"), None);
+        assert_eq!(Cidr::parse("10.0.0.0/+8"), None);
+        let v6 = Cidr::parse("fd00::/8").unwrap();
+        assert!(v6.contains(&Cidr::parse("fd00:ec2::254/128").unwrap()));
+        assert_eq!(v6.to_string(), "fd00::/8");
+        assert!(Cidr::parse("::/0").unwrap().contains(&v6));
     }
 }

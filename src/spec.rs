@@ -38,6 +38,61 @@ pub struct RawCluster {
     pub storage_class: Option<String>,
     #[serde(default)]
     pub namespace_prefix: String,
+    /// Who may reach the notebooks, and what they may reach (docs/security.md).
+    #[serde(default)]
+    pub network: RawNetwork,
+}
+
+/// The cluster's network facts and the access the spec allows. Everything not declared here is
+/// denied: default-deny ingress and egress in every team namespace.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawNetwork {
+    /// Where the cluster's DNS runs (default: kube-system, `k8s-app: kube-dns`).
+    #[serde(default)]
+    pub dns: Option<RawPeer>,
+    /// The pod, service and node ranges: never reached through `internet`.
+    #[serde(default, rename = "clusterCIDRs")]
+    pub cluster_cidrs: Vec<String>,
+    /// Access through Ingress objects: the ingress controller's pods.
+    #[serde(default)]
+    pub ingress_controller: Option<RawPeer>,
+    /// Access through NodePort Services, from these client ranges. Absent: no NodePorts.
+    #[serde(default)]
+    pub node_port: Option<RawNodePortAccess>,
+    /// Destinations notebook pods may reach besides DNS.
+    #[serde(default)]
+    pub egress: Vec<RawEgress>,
+}
+
+/// Pods in a namespace, optionally narrowed by labels.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPeer {
+    pub namespace: String,
+    #[serde(default)]
+    pub pod_selector: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawNodePortAccess {
+    #[serde(rename = "clientCIDRs")]
+    pub client_cidrs: Vec<String>,
+}
+
+/// One egress destination: an address range (a proxy, a package mirror), or the internet
+/// outside the cluster's ranges.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawEgress {
+    #[serde(default)]
+    pub cidr: Option<String>,
+    #[serde(default)]
+    pub internet: Option<bool>,
+    /// TCP ports; empty: every port.
+    #[serde(default)]
+    pub ports: Vec<u32>,
 }
 
 fn default_node_port_range() -> String {
@@ -212,10 +267,14 @@ pub struct RawArgoCd {
 
 /// A user template and what it is rendered for (docs/templates.md).
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawExtra {
     pub template: String,
     pub each: Each,
+    /// Kinds that grant power or are cluster-scoped (RBAC, webhooks, PersistentVolumes…) that
+    /// this template may render; every other such kind is refused.
+    #[serde(default)]
+    pub allow_kinds: Vec<String>,
 }
 
 /// What a template is rendered once for.

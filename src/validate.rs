@@ -15,8 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 mod gitops;
 mod jobs;
+mod network;
 
-pub use gitops::template_path_problem;
+pub use gitops::{DEFAULT_ARGOCD_NAMESPACE, template_path_problem};
 
 /// A valid environment, and the warnings found on the way.
 #[derive(Debug)]
@@ -29,7 +30,10 @@ pub struct Checked {
 pub const MAX_NAME: usize = 63;
 
 /// Suffixes nbgen appends to a server's name (`<server>-token` is the Secret, `-home` the PVC).
-const SERVER_SUFFIXES: [&str; 2] = ["-token", "-home"];
+/// The longest server name: it names a StatefulSet, whose controller labels each revision
+/// `<name>-<10-character hash>` (a label value: 63 characters). Its `-token` Secret and `-home`
+/// claim stay well inside 63.
+const MAX_SERVER: usize = 52;
 
 /// Parse, schema-check and validate one environment spec. `env_name` is the name the spec was
 /// asked for by (its file stem); `previous_ports` the NodePorts in the current output.
@@ -125,12 +129,13 @@ fn with_semantic_errors(
 
 /// The spec's integer fields, as JSON pointers (`*`: any key or index). Only these are touched
 /// by [`whole_numbers`]: elsewhere (a job's `parameters`) `1.0` and `1` mean different things.
-const INTEGER_FIELDS: [&str; 8] = [
+const INTEGER_FIELDS: [&str; 9] = [
     "/gpuPools/*/capacity",
     "/gpuPools/*/tolerations/*/tolerationSeconds",
     "/roles/*/gpu/count",
     "/teams/*/quota/gpu",
     "/teams/*/nodePorts/*",
+    "/cluster/network/egress/*/ports/*",
     "/jobs/*/backoffLimit",
     "/jobs/*/activeDeadlineSeconds",
     "/jobs/*/ttlSecondsAfterFinished",
@@ -239,8 +244,17 @@ impl Cx<'_> {
         if !self.diags.iter().any(Diagnostic::is_error) {
             self.warn_unused(raw, &teams, &jobs);
         }
+        let network = self.network(&raw.cluster.network);
         let node_ports = node_ports?;
-        self.assign_ports(raw, &roles, node_ports, &mut teams, previous_ports);
+        if network.node_ports() {
+            self.assign_ports(raw, &roles, node_ports, &mut teams, previous_ports);
+        } else if let Some((team, _)) = raw.teams.iter().find(|(_, t)| !t.node_ports.is_empty()) {
+            self.error_at_key(
+                &ptr(&["teams", team, "nodePorts"]),
+                format!("team `{team}` pins NodePorts, but the environment exposes no NodePorts"),
+                "NodePort exposure is a choice: declare cluster.network.nodePort.clientCIDRs (who may connect), or remove the pins",
+            );
+        }
         Some(Env {
             name: raw.name.clone(),
             source: self.source.to_owned(),
@@ -254,6 +268,7 @@ impl Cx<'_> {
             bases: Vec::new(),
             argocd,
             extras,
+            network,
         })
     }
 
@@ -535,17 +550,15 @@ impl Cx<'_> {
                     vec![(role_name.clone(), None)]
                 };
                 for (server, member) in names {
-                    let longest = SERVER_SUFFIXES.iter().map(|s| s.len()).max().unwrap_or(0);
-                    if server.len() + longest > MAX_NAME {
+                    if server.len() > MAX_SERVER {
                         self.error(
                             &role_at,
                             format!(
-                                "server `{server}` in team `{name}` is too long: its Secret `{server}-token` would be {} characters; Kubernetes allows {MAX_NAME}",
-                                server.len() + longest
+                                "server `{server}` in team `{name}` is too long: {} characters; a notebook server's StatefulSet name may have {MAX_SERVER}",
+                                server.len()
                             ),
                             format!(
-                                "keep server names to {} characters: shorten the role name{}",
-                                MAX_NAME - longest,
+                                "the StatefulSet controller labels each revision `<name>-<10-character hash>`, and labels hold 63 characters: shorten the role name{}",
                                 if t.per_member { " or the member's e-mail local part" } else { "" }
                             ),
                         );
@@ -561,7 +574,7 @@ impl Cx<'_> {
                         home_size: role.home_size.clone(),
                         gpu: role.gpu.clone(),
                         mounts: role.mounts.clone(),
-                        node_port: 0,
+                        node_port: None,
                     });
                 }
             }
@@ -591,10 +604,14 @@ impl Cx<'_> {
                 }
             }
             let team_jobs: Vec<&Job> = jobs.iter().filter(|j| &j.team == name).collect();
-            let quota = t
-                .quota
-                .as_ref()
-                .and_then(|q| self.quota(&at, name, q, &servers, &team_jobs));
+            let quota = self.quota(
+                &at,
+                name,
+                t.quota.as_ref(),
+                &servers,
+                &team_jobs,
+                claims.len(),
+            );
             let mut members = t.members.clone();
             members.sort();
             let mut groups = t.groups.clone();
@@ -645,66 +662,73 @@ impl Cx<'_> {
         out
     }
 
+    /// The team's ResourceQuota: what the spec writes, and for whatever it leaves out, what the
+    /// team's servers and jobs need (jobs count as if always running: docs/jobs.md). Every team
+    /// gets one, so no team can take more than the reviewed spec gives it.
     fn quota(
         &mut self,
         team_at: &str,
         team: &str,
-        q: &RawQuota,
+        q: Option<&RawQuota>,
         servers: &[Server],
         jobs: &[&Job],
+        claims: usize,
     ) -> Option<Quota> {
         let at = format!("{team_at}/quota");
-        // Jobs count as if always running: docs/jobs.md.
         let who = if jobs.is_empty() {
             "servers"
         } else {
             "servers and jobs"
         };
-        let cpu = match &q.cpu {
+        let cpu = match q.and_then(|q| q.cpu.as_ref()) {
             Some(c) => Some(self.quantity(&format!("{at}/cpu"), c, Unit::Cpu)?),
             None => None,
         };
-        let memory = match &q.memory {
+        let memory = match q.and_then(|q| q.memory.as_ref()) {
             Some(m) => Some(self.quantity(&format!("{at}/memory"), m, Unit::Bytes)?),
             None => None,
         };
-        if let Some(cap) = &cpu {
-            let used = saturating_sum(
-                servers
-                    .iter()
-                    .map(|s| s.cpu.value)
-                    .chain(jobs.iter().map(|j| j.cpu.value)),
+        let cpu_used = saturating_sum(
+            servers
+                .iter()
+                .map(|s| s.cpu.value)
+                .chain(jobs.iter().map(|j| j.cpu.value)),
+        );
+        let memory_used = saturating_sum(
+            servers
+                .iter()
+                .map(|s| s.memory.value)
+                .chain(jobs.iter().map(|j| j.memory.value)),
+        );
+        if let Some(cap) = &cpu
+            && cpu_used > cap.value
+        {
+            self.error(
+                &format!("{at}/cpu"),
+                format!(
+                    "team `{team}`'s {who} request {} CPU, over its quota of {}",
+                    milli_text(cpu_used),
+                    cap.text
+                ),
+                format!(
+                    "raise quota.cpu to at least {}, or give the team fewer or smaller {who} ({})",
+                    milli_text(cpu_used),
+                    usage_list(servers, jobs, |s| &s.cpu, |j| &j.cpu)
+                ),
             );
-            if used > cap.value {
-                self.error(
-                    &format!("{at}/cpu"),
-                    format!(
-                        "team `{team}`'s {who} request {} CPU, over its quota of {}",
-                        milli_text(used),
-                        cap.text
-                    ),
-                    format!("raise quota.cpu to at least {}, or give the team fewer or smaller {who} ({})", milli_text(used), usage_list(servers, jobs, |s| &s.cpu, |j| &j.cpu)),
-                );
-            }
         }
-        if let Some(cap) = &memory {
-            let used = saturating_sum(
-                servers
-                    .iter()
-                    .map(|s| s.memory.value)
-                    .chain(jobs.iter().map(|j| j.memory.value)),
+        if let Some(cap) = &memory
+            && memory_used > cap.value
+        {
+            self.error(
+                &format!("{at}/memory"),
+                format!(
+                    "team `{team}`'s {who} request {} of memory, over its quota of {}",
+                    bytes_text(memory_used),
+                    cap.text
+                ),
+                format!("raise quota.memory to at least {}, or give the team fewer or smaller {who} ({})", bytes_text(memory_used), usage_list(servers, jobs, |s| &s.memory, |j| &j.memory)),
             );
-            if used > cap.value {
-                self.error(
-                    &format!("{at}/memory"),
-                    format!(
-                        "team `{team}`'s {who} request {} of memory, over its quota of {}",
-                        bytes_text(used),
-                        cap.text
-                    ),
-                    format!("raise quota.memory to at least {}, or give the team fewer or smaller {who} ({})", bytes_text(used), usage_list(servers, jobs, |s| &s.memory, |j| &j.memory)),
-                );
-            }
         }
         let mut per_resource: BTreeMap<&str, u64> = BTreeMap::new();
         let gpus = servers
@@ -714,24 +738,41 @@ impl Cx<'_> {
         for g in gpus {
             *per_resource.entry(&g.resource).or_default() += u64::from(g.count);
         }
+        let written_gpu = q.and_then(|q| q.gpu);
         let mut gpu = Vec::new();
-        if let Some(cap) = q.gpu {
-            for (resource, used) in &per_resource {
-                if *used > u64::from(cap) {
-                    self.error(
-                        &format!("{at}/gpu"),
-                        format!("team `{team}`'s {who} request {used} {resource}, over its quota of {cap}"),
-                        if jobs.is_empty() {
-                            format!("raise quota.gpu to at least {used}, or give the team fewer GPU servers")
-                        } else {
-                            format!("raise quota.gpu to at least {used}, or give the team fewer GPU servers or jobs (a job counts as if always running)")
-                        },
-                    );
+        for (resource, used) in &per_resource {
+            match written_gpu {
+                Some(cap) => {
+                    if *used > u64::from(cap) {
+                        self.error(
+                            &format!("{at}/gpu"),
+                            format!("team `{team}`'s {who} request {used} {resource}, over its quota of {cap}"),
+                            if jobs.is_empty() {
+                                format!("raise quota.gpu to at least {used}, or give the team fewer GPU servers")
+                            } else {
+                                format!("raise quota.gpu to at least {used}, or give the team fewer GPU servers or jobs (a job counts as if always running)")
+                            },
+                        );
+                    }
+                    gpu.push(((*resource).to_owned(), cap));
                 }
-                gpu.push(((*resource).to_owned(), cap));
+                None => gpu.push((
+                    (*resource).to_owned(),
+                    u32::try_from(*used).unwrap_or(u32::MAX),
+                )),
             }
         }
-        Some(Quota { cpu, memory, gpu })
+        let derived = |milli: i128, text: fn(i128) -> String| Quantity {
+            text: text(milli),
+            value: milli,
+        };
+        Some(Quota {
+            cpu: Some(cpu.unwrap_or_else(|| derived(cpu_used, milli_text))),
+            memory: Some(memory.unwrap_or_else(|| derived(memory_used, bytes_text))),
+            gpu,
+            pods: u32::try_from(servers.len() + jobs.len()).unwrap_or(u32::MAX),
+            claims: u32::try_from(servers.len() + claims).unwrap_or(u32::MAX),
+        })
     }
 
     /// Names nbgen derives must not collide: two objects with one name would be one file (and
@@ -1025,7 +1066,7 @@ impl Cx<'_> {
             Ok(assignment) => {
                 for t in teams.iter_mut() {
                     for s in &mut t.servers {
-                        s.node_port = assignment.ports[&(t.name.clone(), s.name.clone())];
+                        s.node_port = Some(assignment.ports[&(t.name.clone(), s.name.clone())]);
                     }
                 }
                 for m in assignment.moved {

@@ -445,7 +445,7 @@ fn validate_exits_0_for_a_valid_spec_and_writes_nothing() {
     assert_eq!(
         run.stdout,
         format!(
-            "environments/prod.yaml: valid (3 teams, 4 servers, 3 jobs, {} objects, 0 warnings)\n",
+            "environments/prod.yaml: valid (3 teams, 5 servers, 3 jobs, {} objects, 0 warnings)\n",
             rendered_count("prod")
         )
     );
@@ -463,7 +463,7 @@ fn validate_exits_2_for_an_invalid_spec() {
     assert!(
         run.stderr.starts_with(
             "error: roles.notebook.cpu: \"500 m\" is not a valid Kubernetes quantity\n  \
-             --> environments/dev.yaml:22:10\n"
+             --> environments/dev.yaml:27:10\n"
         ),
         "{}",
         run.stderr

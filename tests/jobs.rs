@@ -185,8 +185,9 @@ fn a_scheduled_job_is_a_cron_job_that_never_overlaps() {
     );
     // The scheduled job's retries and runs need no delete right: no one-off job, no rule.
     let role = file(&render, "ml/role-notebook-user.yaml");
-    assert!(!role.contains("delete"), "{role}");
-    assert!(role.contains("  - cronjobs\n  - jobs\n"), "{role}");
+    assert!(!role.contains("  - batch\n"), "{role}");
+    let viewer = file(&render, "ml/role-notebook-viewer.yaml");
+    assert!(viewer.contains("  - cronjobs\n  - jobs\n"), "{viewer}");
 }
 
 #[test]

@@ -131,7 +131,8 @@ impl Spec {
             y,
             "apiVersion: nbgen.io/v1alpha1\nkind: Environment\nname: {ENV}\ncluster:\n  \
              kubernetesVersion: \"1.34\"\n  nodePortRange: {}-{}\n  \
-             namespacePrefix: \"{}\"\n",
+             namespacePrefix: \"{}\"\n  \
+             network: {{nodePort: {{clientCIDRs: [10.10.0.0/16]}}}}\n",
             bounds.ports.0, bounds.ports.1, self.prefix
         );
         y.push_str("images:\n");
@@ -338,9 +339,14 @@ fn render(text: &str, previous: &BTreeMap<(String, String), u16>) -> nbgen::Rend
     })
 }
 
-/// The team each file belongs to, by its `nbgen.io/team` label.
+/// The team each file belongs to, by its `nbgen.io/team` label; `""` for the environment's
+/// admission policy, the one kind of object that belongs to no team.
 fn team_of(text: &str) -> String {
     let doc: serde_json::Value = serde_saphyr::from_str(text).expect("rendered YAML parses");
+    let kind = doc.get("kind").and_then(|k| k.as_str()).unwrap_or_default();
+    if kind.starts_with("ValidatingAdmissionPolicy") {
+        return String::new();
+    }
     doc.pointer(&format!(
         "/metadata/labels/{}",
         TEAM_LABEL.replace('/', "~1")
@@ -392,7 +398,7 @@ fn ports(r: &nbgen::Render) -> BTreeMap<(String, String), u16> {
         .flat_map(|t| {
             t.servers
                 .iter()
-                .map(|s| ((t.name.clone(), s.name.clone()), s.node_port))
+                .filter_map(|s| Some(((t.name.clone(), s.name.clone()), s.node_port?)))
         })
         .collect()
 }

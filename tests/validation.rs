@@ -46,8 +46,25 @@ teams:
     groups: [ml]
     roles: [train]
     quota: {cpu: "4", memory: 16Gi, gpu: 2}
-    nodePorts: {train: 30080}
+    # no nodePorts: BASE exposes no NodePorts; `exposed` adds them
 "#;
+
+/// `BASE` with NodePorts exposed (`cluster.network.nodePort`, one line after line 6) and a pin for
+/// `training/train`, then `edits`.
+fn exposed(edits: &[(&str, &str)]) -> String {
+    let mut all: Vec<(&str, &str)> = vec![
+        (
+            "  nodePortRange: 30000-30099\n",
+            "  nodePortRange: 30000-30099\n  network: {nodePort: {clientCIDRs: [10.10.0.0/16]}}\n",
+        ),
+        (
+            "    # no nodePorts: BASE exposes no NodePorts; `exposed` adds them\n",
+            "    nodePorts: {train: 30080}\n",
+        ),
+    ];
+    all.extend_from_slice(edits);
+    edit(&all)
+}
 
 /// `BASE` with each `(old, new)` replacement applied; each `old` must occur exactly once, so an
 /// edit can never silently miss.
@@ -275,7 +292,6 @@ fn yaml_1_1_booleans_are_plain_strings() {
         &edit(&[
             ("  train:\n", "  n:\n"),
             ("roles: [train]", "roles: [n]"),
-            ("nodePorts: {train: 30080}", "nodePorts: {n: 30080}"),
             ("groups: [ml]", "groups: [no, off]"),
         ]),
         "",
@@ -459,30 +475,29 @@ error: team `ttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt` become
 }
 
 #[test]
-fn server_name_too_long_only_after_the_token_suffix_is_added() {
-    let role = format!("t{}", "r".repeat(57)); // 58 characters; its Secret `<role>-token` is 64
+fn server_name_over_52_characters_is_refused() {
+    let role = format!("t{}", "r".repeat(52)); // 53 characters: one more than a StatefulSet may have
     check(
         &edit(&[
             ("  train:\n", &format!("  {role}:\n")),
             ("roles: [train]", &format!("roles: [{role}]")),
-            ("nodePorts: {train: 30080}", "nodePorts: {}"),
         ]),
         r#"
-error: server `trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr` in team `training` is too long: its Secret `trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr-token` would be 64 characters; Kubernetes allows 63
+error: server `trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr` in team `training` is too long: 53 characters; a notebook server's StatefulSet name may have 52
   --> environments/test.yaml:37:13
    |
-37 |     roles: [trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr]
-   |             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
-   = help: keep server names to 57 characters: shorten the role name
+37 |     roles: [trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr]
+   |             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+   = help: the StatefulSet controller labels each revision `<name>-<10-character hash>`, and labels hold 63 characters: shorten the role name
 "#,
     );
 }
 
 #[test]
 fn pin_for_a_server_whose_name_is_too_long_reports_only_the_name() {
-    let role = format!("t{}", "r".repeat(57));
+    let role = format!("t{}", "r".repeat(52));
     check(
-        &edit(&[
+        &exposed(&[
             ("  train:\n", &format!("  {role}:\n")),
             ("roles: [train]", &format!("roles: [{role}]")),
             (
@@ -491,24 +506,23 @@ fn pin_for_a_server_whose_name_is_too_long_reports_only_the_name() {
             ),
         ]),
         r#"
-error: server `trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr` in team `training` is too long: its Secret `trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr-token` would be 64 characters; Kubernetes allows 63
-  --> environments/test.yaml:37:13
+error: server `trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr` in team `training` is too long: 53 characters; a notebook server's StatefulSet name may have 52
+  --> environments/test.yaml:38:13
    |
-37 |     roles: [trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr]
-   |             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
-   = help: keep server names to 57 characters: shorten the role name
+38 |     roles: [trrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr]
+   |             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+   = help: the StatefulSet controller labels each revision `<name>-<10-character hash>`, and labels hold 63 characters: shorten the role name
 "#,
     );
 }
 
 #[test]
-fn server_name_of_57_characters_fits_with_its_token_suffix() {
-    let role = format!("t{}", "r".repeat(56)); // `<role>-token` is exactly 63
+fn server_name_of_52_characters_fits() {
+    let role = format!("t{}", "r".repeat(51)); // the longest StatefulSet name whose revision label fits
     check(
         &edit(&[
             ("  train:\n", &format!("  {role}:\n")),
             ("roles: [train]", &format!("roles: [{role}]")),
-            ("nodePorts: {train: 30080}", "nodePorts: {}"),
         ]),
         "",
     );
@@ -516,16 +530,16 @@ fn server_name_of_57_characters_fits_with_its_token_suffix() {
 
 #[test]
 fn per_member_server_name_too_long_names_the_member() {
-    let local = "b".repeat(53); // server `prep-bbb…` = 58; its Secret 64
+    let local = "b".repeat(48); // server `prep-bbb…` = 53
     check(
         &edit(&[("bob@example.com", &format!("{local}@example.com"))]),
         r#"
-error: server `prep-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb` in team `research` is too long: its Secret `prep-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-token` would be 64 characters; Kubernetes allows 63
+error: server `prep-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb` in team `research` is too long: 53 characters; a notebook server's StatefulSet name may have 52
   --> environments/test.yaml:33:13
    |
 33 |     roles: [prep]
    |             ^^^^
-   = help: keep server names to 57 characters: shorten the role name or the member's e-mail local part
+   = help: the StatefulSet controller labels each revision `<name>-<10-character hash>`, and labels hold 63 characters: shorten the role name or the member's e-mail local part
 "#,
     );
 }
@@ -747,12 +761,12 @@ error: team `research` has perMember: true but no members
 #[test]
 fn pinned_node_port_outside_the_range() {
     check(
-        &edit(&[("{train: 30080}", "{train: 31080}")]),
+        &exposed(&[("{train: 30080}", "{train: 31080}")]),
         r#"
 error: NodePort 31080 for training/train is outside cluster.nodePortRange 30000-30099
-  --> environments/test.yaml:39:24
+  --> environments/test.yaml:40:24
    |
-39 |     nodePorts: {train: 31080}
+40 |     nodePorts: {train: 31080}
    |                        ^^^^^
    = help: pick a port inside the range, or widen the range (it must match the API server's --service-node-port-range)
 "#,
@@ -762,15 +776,15 @@ error: NodePort 31080 for training/train is outside cluster.nodePortRange 30000-
 #[test]
 fn pinned_node_port_already_pinned_by_another_team() {
     check(
-        &edit(&[(
+        &exposed(&[(
             "    perMember: true\n",
             "    perMember: true\n    nodePorts: {prep-alice: 30080}\n",
         )]),
         r#"
 error: NodePort 30080 for training/train is already pinned by research/prep-alice
-  --> environments/test.yaml:40:24
+  --> environments/test.yaml:41:24
    |
-40 |     nodePorts: {train: 30080}
+41 |     nodePorts: {train: 30080}
    |                        ^^^^^
    = help: every server needs its own NodePort; pick another one
 "#,
@@ -780,10 +794,7 @@ error: NodePort 30080 for training/train is already pinned by research/prep-alic
 #[test]
 fn node_port_range_exhausted() {
     check(
-        &edit(&[
-            ("nodePortRange: 30000-30099", "nodePortRange: 30080-30081"),
-            ("nodePorts: {train: 30080}", "nodePorts: {}"),
-        ]),
+        &exposed(&[("nodePortRange: 30000-30099", "nodePortRange: 30080-30081")]),
         r#"
 error: the NodePort range is exhausted: 3 notebook servers need a port each, cluster.nodePortRange 30080-30081 has 2
  --> environments/test.yaml:6:18
@@ -798,7 +809,7 @@ error: the NodePort range is exhausted: 3 notebook servers need a port each, clu
 #[test]
 fn node_port_range_backwards() {
     check(
-        &edit(&[("nodePortRange: 30000-30099", "nodePortRange: 30099-30000")]),
+        &exposed(&[("nodePortRange: 30000-30099", "nodePortRange: 30099-30000")]),
         r#"
 error: cluster.nodePortRange `30099-30000` is not a port range
  --> environments/test.yaml:6:18
@@ -813,12 +824,12 @@ error: cluster.nodePortRange `30099-30000` is not a port range
 #[test]
 fn node_port_for_an_unknown_server_suggests_the_closest() {
     check(
-        &edit(&[("{train: 30080}", "{trian: 30080}")]),
+        &exposed(&[("{train: 30080}", "{trian: 30080}")]),
         r#"
 error: team `training` pins a NodePort for unknown server `trian`
-  --> environments/test.yaml:39:17
+  --> environments/test.yaml:40:17
    |
-39 |     nodePorts: {trian: 30080}
+40 |     nodePorts: {trian: 30080}
    |                 ^^^^^
    = help: did you mean `train`?
 "#,
@@ -828,15 +839,15 @@ error: team `training` pins a NodePort for unknown server `trian`
 #[test]
 fn node_port_for_a_per_member_team_must_name_the_member_server() {
     check(
-        &edit(&[(
+        &exposed(&[(
             "    perMember: true\n",
             "    perMember: true\n    nodePorts: {prep: 30081}\n",
         )]),
         r#"
 error: team `research` pins a NodePort for unknown server `prep`
-  --> environments/test.yaml:35:17
+  --> environments/test.yaml:36:17
    |
-35 |     nodePorts: {prep: 30081}
+36 |     nodePorts: {prep: 30081}
    |                 ^^^^
    = help: nodePorts are keyed by server name; team `research` has: prep-alice, prep-bob
 "#,

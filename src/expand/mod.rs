@@ -3,12 +3,14 @@
 //! Each team's objects depend only on that team and on environment-wide settings, so a change
 //! to one team touches only that team's files.
 
+mod admission;
 mod job;
 mod pod;
-mod server;
+pub(crate) mod server;
 mod storage;
-mod team;
+pub(crate) mod team;
 
+pub use admission::objects as environment_objects;
 pub use server::url_prefix;
 
 use crate::manifest::Object;

@@ -1,10 +1,14 @@
-//! One notebook server's objects: ServiceAccount, home claim, Deployment, NodePort Service.
+//! One notebook server's objects: ServiceAccount, home claim, StatefulSet, Service. Pure.
+//!
+//! A StatefulSet, not a Deployment, because its one pod has a stable name (`<server>-0`): RBAC
+//! can then grant exec, logs and restart of exactly that pod to the member who owns it
+//! (docs/security.md). Deployment pods carry random names, which RBAC cannot name.
 
 use super::pod::{self, Workload};
 use super::{NOTEBOOK_PORT, SERVER, data_meta, meta, server_labels};
 use crate::manifest::Object;
 use crate::model::{Env, Server, Team};
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, PersistentVolumeClaim,
     PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe,
@@ -20,7 +24,7 @@ pub fn objects(env: &Env, team: &Team, s: &Server) -> Vec<Object> {
     vec![
         Object::from(service_account(env, team, s)),
         Object::from(home_claim(env, team, s)),
-        Object::from(deployment(env, team, s)),
+        Object::from(stateful_set(env, team, s)),
         Object::from(service(env, team, s)),
     ]
 }
@@ -28,6 +32,11 @@ pub fn objects(env: &Env, team: &Team, s: &Server) -> Vec<Object> {
 /// The Secret the platform's secret manager must create, holding key `token`.
 pub fn token_secret(s: &Server) -> String {
     format!("{}-token", s.name)
+}
+
+/// The server's one pod: the StatefulSet's ordinal 0.
+pub fn pod_name(s: &Server) -> String {
+    format!("{}-0", s.name)
 }
 
 pub fn home_claim_name(s: &Server) -> String {
@@ -79,21 +88,23 @@ fn selector(s: &Server) -> BTreeMap<String, String> {
     BTreeMap::from([(SERVER.to_owned(), s.name.clone())])
 }
 
-fn deployment(env: &Env, team: &Team, s: &Server) -> Deployment {
+fn stateful_set(env: &Env, team: &Team, s: &Server) -> StatefulSet {
     let labels = server_labels(env, team, s);
-    Deployment {
+    StatefulSet {
         metadata: server_meta(env, team, s),
-        spec: Some(DeploymentSpec {
+        spec: Some(StatefulSetSpec {
+            // Stop and start is `kubectl scale --replicas=0|1`; Argo CD ignores this field
+            // (docs/argocd.md) and an admission policy keeps it at 0 or 1.
             replicas: Some(1),
             selector: LabelSelector {
                 match_labels: Some(selector(s)),
                 ..LabelSelector::default()
             },
-            // One home volume (ReadWriteOnce): the old pod must stop before the new one starts.
-            strategy: Some(DeploymentStrategy {
-                type_: Some("Recreate".to_owned()),
-                ..DeploymentStrategy::default()
-            }),
+            service_name: Some(s.name.clone()),
+            // The home claim is a claim of its own, not a claim template: it is data, which
+            // Argo CD must never prune, and it keeps its name whatever happens to the pod.
+            // With one replica, an update deletes the old pod before the new one starts, as a
+            // ReadWriteOnce home volume needs.
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
@@ -101,9 +112,9 @@ fn deployment(env: &Env, team: &Team, s: &Server) -> Deployment {
                 }),
                 spec: Some(pod_spec(env, team, s)),
             },
-            ..DeploymentSpec::default()
+            ..StatefulSetSpec::default()
         }),
-        ..Deployment::default()
+        ..StatefulSet::default()
     }
 }
 
@@ -171,17 +182,29 @@ fn container(team: &Team, s: &Server) -> Container {
     }
 }
 
+/// NodePort when the spec exposes servers that way (`cluster.network.nodePort`), with
+/// `externalTrafficPolicy: Local` so that the client's address reaches the pod and the network
+/// policy can admit only the declared client ranges; ClusterIP (for an Ingress) otherwise.
 fn service(env: &Env, team: &Team, s: &Server) -> Service {
+    let node_port = s.node_port.filter(|_| env.network.node_ports());
     Service {
         metadata: server_meta(env, team, s),
         spec: Some(ServiceSpec {
-            type_: Some("NodePort".to_owned()),
+            type_: Some(
+                if node_port.is_some() {
+                    "NodePort"
+                } else {
+                    "ClusterIP"
+                }
+                .to_owned(),
+            ),
+            external_traffic_policy: node_port.map(|_| "Local".to_owned()),
             selector: Some(selector(s)),
             ports: Some(vec![ServicePort {
                 name: Some("http".to_owned()),
                 port: NOTEBOOK_PORT,
                 target_port: Some(IntOrString::String("http".to_owned())),
-                node_port: Some(i32::from(s.node_port)),
+                node_port: node_port.map(i32::from),
                 protocol: Some("TCP".to_owned()),
                 ..ServicePort::default()
             }]),

@@ -48,6 +48,13 @@ impl Cx<'_> {
                 "the AppProject would let the environment deploy into Argo CD's own namespace; rename the team, change cluster.namespacePrefix, or set gitops.argocd.namespace to where Argo CD runs",
             );
         }
+        if a.project.as_deref() == Some("default") {
+            self.error(
+                &ptr(&["gitops", "argocd", "project"]),
+                "AppProject `default` is Argo CD's own project",
+                "nbgen writes the AppProject it names, and Argo CD's built-in `default` project admits every repository, cluster and kind: overwriting it would change what every other Application may do. Name a project of this environment's own, or omit `project` (default: notebooks-<environment>)",
+            );
+        }
         let application = format!("notebooks-{}", raw.name);
         Some(ArgoCd {
             repo_url: a.repo_url.clone(),
@@ -74,10 +81,14 @@ impl Cx<'_> {
                 );
                 continue;
             }
+            let mut allow_kinds = e.allow_kinds.clone();
+            allow_kinds.sort();
+            allow_kinds.dedup();
             out.push(Extra {
                 template: e.template.clone(),
                 each: e.each,
                 at,
+                allow_kinds,
             });
         }
         out

@@ -166,6 +166,8 @@ cluster:
   kubernetesVersion: \"1.33\"
   nodePortRange: 30000-32767
   namespacePrefix: nb-
+  network:
+    nodePort: {{clientCIDRs: [10.10.0.0/16]}}
 images:
   notebook: registry.example.com/ml/notebook:1.{v}.0
   train: registry.example.com/ml/train:2.{v}.0
