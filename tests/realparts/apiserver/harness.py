@@ -87,6 +87,46 @@ class Discovery:
         return f"{base}/{plural}"
 
 
+# --- the server's own schema: does it know a field? ----------------------------------------------
+class Schema:
+    """The served OpenAPI v2 document. Used for one thing: a zero value (false, 0, "", {}, [])
+    that the server did not echo is tolerated only if the server's types have that field (Go's
+    `omitempty` then makes absence mean the same); an unknown field is a drop, whatever its value.
+    """
+
+    def __init__(self, cluster):
+        code, doc = cluster.get("/openapi/v2")
+        if code != 200:
+            raise RuntimeError(f"GET /openapi/v2: {code}")
+        self.defs = doc.get("definitions", {})
+        self.by_gvk = {}
+        for name, d in self.defs.items():
+            for gvk in d.get("x-kubernetes-group-version-kind") or []:
+                av = f"{gvk['group']}/{gvk['version']}" if gvk["group"] else gvk["version"]
+                self.by_gvk[(av, gvk["kind"])] = name
+
+    def _resolve(self, node):
+        while isinstance(node, dict) and "$ref" in node:
+            node = self.defs.get(node["$ref"].split("/")[-1], {})
+        return node
+
+    def knows(self, api_version, kind, path):
+        name = self.by_gvk.get((api_version, kind))
+        if name is None:
+            return False
+        node = self.defs[name]
+        for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+            node = self._resolve(node)
+            if part.startswith("["):
+                node = node.get("items") if node.get("type") == "array" else None
+            else:
+                props = node.get("properties") or {}
+                node = props.get(part) if part in props else None
+            if node is None:
+                return False
+        return True
+
+
 # --- comparing what was sent with what came back ------------------------------------------------
 QTY = re.compile(r"^([+-]?[0-9.]+)([a-zA-Z]*)$")
 SUFFIX = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
@@ -189,7 +229,7 @@ def run_env(env, env_out, env_spec, apiserver, args):
     return np, nf
 
 
-def create_one(c, disc, rel, obj, rep, cat):
+def create_one(c, disc, rel, obj, rep, cat, schema):
     av, kind = obj.get("apiVersion"), obj.get("kind")
     md = obj.get("metadata") or {}
     ident = f"{rel} ({av} {kind} {md.get('namespace', '') + '/' if md.get('namespace') else ''}{md.get('name')})"
@@ -221,6 +261,8 @@ def create_one(c, disc, rel, obj, rep, cat):
         allowed = skew.tolerated_drop(kind, path)
         if allowed and g is MISSING:
             rep.skew_used[allowed] += 1
+        elif note == "zero value omitted" and not schema.knows(send["apiVersion"], kind, path):
+            bad.append(f"{path}: sent {short(s)}, got {short(g)} (a field the server does not know)")
         elif note:
             if args_verbose:
                 print(f"    note: {ident}: {path}: sent {short(s)}, got {short(g)} ({note})")
@@ -245,8 +287,9 @@ def create_all(c, disc, objects, rep):
                                                   "metadata": {"name": "argocd"}})
         if code != 201:
             raise ClusterError(f"cannot create namespace argocd: {got.get('message')}")
+    schema = Schema(c)
     for rel, o in namespaces:
-        create_one(c, disc, rel, o, rep, "create")
+        create_one(c, disc, rel, o, rep, "create", schema)
     for f, crd, removed in crds.load():
         for p in removed:
             print(f"    note: {f}: removed {p} (1.20 refuses default: \"\")")
@@ -257,8 +300,9 @@ def create_all(c, disc, objects, rep):
         wait_established(c, crd["metadata"]["name"], rep, f)
     rest = [(r, o) for r, o in objects if (r, o) not in namespaces]
     rest.sort(key=lambda ro: (wave(ro[1]), ro[0]))
+    schema = Schema(c)  # again: now with the CRDs
     for rel, o in rest:
-        create_one(c, disc, rel, o, rep, "create")
+        create_one(c, disc, rel, o, rep, "create", schema)
 
 
 def wait_established(c, name, rep, f):

@@ -99,6 +99,8 @@ def main():
         o = os.path.join(d, "out", "selftest")
         # a field 1.20 does not know: dropped silently, must be reported
         edit(f"{o}/st-lab/service-nb-ann.yaml", lambda s: s["spec"].update(trafficDistribution="PreferClose"))
+        # a zero value of a field 1.20 does not know (1.21+): dropped, must be reported too
+        edit(f"{o}/st-lab/service-nb-cy.yaml", lambda s: s["spec"].update(internalTrafficPolicy=""))
         # a refused object: a name that is not a DNS-1123 label
         write(f"{o}/st-ops/service-bad.yaml", {"apiVersion": "v1", "kind": "Service",
               "metadata": {"name": "Bad_Name", "namespace": "st-ops"},
@@ -123,6 +125,7 @@ def main():
         fails = [ln.strip() for ln in out.splitlines() if ln.startswith("  FAIL ")]
         expected = {
             "dropped field": lambda ln: "service-nb-ann.yaml" in ln and "dropped or changed" in ln,
+            "dropped zero value": lambda ln: "service-nb-cy.yaml" in ln and "dropped or changed" in ln,
             "refused object": lambda ln: "service-bad.yaml" in ln and "refused (422" in ln,
             "ann exec nb-cy-0": lambda ln: ln.endswith("expected denied, got allowed  [server: another member's server]  "
                                                        "(RBAC: allowed by RoleBinding \"team-read/st-lab\" of Role \"team-read\" to User \"ann@example.com\")")
