@@ -27,6 +27,16 @@ class ClusterError(Exception):
     pass
 
 
+def _die_with_parent():
+    """In the child, before exec: get SIGTERM when the harness dies, even by SIGKILL (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -75,7 +85,7 @@ class Cluster:
         log = open(os.path.join(self.dir, f"{name}.log"), "wb")
         # A new session, so stop() can signal the process without touching anything else.
         p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             start_new_session=True)
+                             start_new_session=True, preexec_fn=_die_with_parent)
         log.close()
         self.procs.append((name, p))
         return p

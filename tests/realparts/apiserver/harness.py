@@ -398,5 +398,13 @@ def main():
     return 1 if total_f else 0
 
 
+def _terminate(signum, _frame):
+    # SIGTERM (CI timeout, a parent's cleanup): unwind, so each Cluster stops its processes
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(main())
