@@ -52,6 +52,8 @@ GRACE_CAP = 10            # seconds of terminationGracePeriod the harness honour
 PROBE_PACKAGE = "nbgen_pod_probe"
 
 _print_lock = threading.Lock()
+LIVE_PODS = set()          # pods whose process group must die if the harness is stopped
+LIVE_NETNS = set()         # network namespaces to delete if the harness is stopped
 
 
 def say(line):
@@ -71,6 +73,8 @@ class Tree:
     def __init__(self, path):
         self.path = os.path.abspath(path)
         self.env = os.path.basename(self.path.rstrip("/"))
+        # a cluster per environment directory: its block-backed claims are its own
+        self.key = "%s-%s" % (self.env, hashlib.sha256(self.path.encode()).hexdigest()[:8])
         self.objects = []
         for root, dirs, files in os.walk(self.path):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -306,7 +310,7 @@ class Volumes:
                 os.chown(d, NFS_EXPORT_UID, NFS_EXPORT_GID)
                 os.chmod(d, NFS_EXPORT_MODE)
             return d, "nfs"
-        d = os.path.join(self.state_dir, "claims", self.ctx.tree.env, self.ctx.namespace, claim)
+        d = os.path.join(self.state_dir, "claims", self.ctx.tree.key, self.ctx.namespace, claim)
         if not os.path.isdir(d):
             os.makedirs(d)
             os.chmod(d, 0o755)
@@ -452,6 +456,7 @@ class NetNS:
 
     def __enter__(self):
         self.delete()
+        LIVE_NETNS.add(self.name)
         run(["ip", "netns", "add", self.name])
         run(["ip", "link", "add", self.veth, "type", "veth", "peer", "name", "eth0", "netns", self.name])
         run(["ip", "addr", "add", self.host_ip + "/30", "dev", self.veth])
@@ -467,6 +472,7 @@ class NetNS:
 
     def __exit__(self, *a):
         self.delete()
+        LIVE_NETNS.discard(self.name)
 
 
 def run(argv, **kw):
@@ -602,8 +608,8 @@ class Pod:
                 continue
             if os.path.isdir(src):
                 mkdirs("/" + top)
-                a += [mode, src, "/" + top]
-                made.add("/" + top)
+            a += [mode, src, "/" + top]   # a dir, or a file such as /init
+            made.add("/" + top)
         # the shared venv, at its own path (its scripts' #! lines name it)
         mkdirs(os.path.dirname(self.images.venv))
         a += ["--ro-bind", self.images.venv, self.images.venv]
@@ -646,6 +652,7 @@ class Pod:
         self.started = time.time()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
+        LIVE_PODS.add(self)
 
     def stop(self):
         if self.proc is None:
@@ -664,6 +671,7 @@ class Pod:
                 except ProcessLookupError:
                     pass
                 self.proc.wait(10)
+        LIVE_PODS.discard(self)
         self.log.close()
 
     def log_tail(self, n=12):
@@ -677,7 +685,22 @@ class Pod:
             if lines[i].startswith("==== "):
                 lines = lines[i + 1:]
                 break
-        tail = [l for l in lines if l.strip()][-n:]
+        # collapse repeats (the same line but for timestamps and timings): probe noise
+        tail, last_key, reps = [], None, 0
+        for l in lines:
+            if not l.strip():
+                continue
+            key = re.sub(r"[0-9a-f]{16,}|[0-9][0-9:.,-]*", "#", l)
+            if key == last_key:
+                reps += 1
+                continue
+            if reps:
+                tail.append("  (the line above %d more times)" % reps)
+            tail.append(l)
+            last_key, reps = key, 0
+        if reps:
+            tail.append("  (the line above %d more times)" % reps)
+        tail = tail[-n:]
         return "\n".join("      | " + l[:300] for l in tail)
 
 
@@ -936,7 +959,7 @@ class Harness:
             ctx.env = pod.env
             label = "%s (%s)" % (label, pod.family_name)
             say("....  %-44s pod %s, ip %s, runs: %s" % (label, ctx.pod_name, net.pod_ip, " ".join(pod.argv)[:160]))
-            home_mount = self.home_mount(vols)
+            home_mount = self.home_mount(vols, pod.env.get("HOME"))
             try:
                 pod.start()
                 ok = self.server_checks(ctx, pod, net, label, token, wheel, home_mount, vols, first=True)
@@ -954,11 +977,31 @@ class Harness:
             finally:
                 pod2.stop()
 
-    def home_mount(self, vols):
-        for mp, src, ro, n, size in vols.mounts():
-            if vols.kind.get(n, "").endswith("(block)") and not ro:
+    def token_diagnostic(self, ctx, pod, net, label, tag, probe):
+        """The probe failed but the server may be up elsewhere (at /): is its files API open?"""
+        try:
+            port = resolve_port(ctx.container, (probe.get("httpGet") or {}).get("port"))
+        except HarnessError:
+            return
+        for b in dict.fromkeys([jupyter_base(ctx), "/"]):
+            url = "http://%s:%d%sapi/contents" % (net.pod_ip, port, b)
+            st, body = http_get(url)
+            if st is None or st == 404:
+                continue
+            self.results.check(label, tag + "contents without token refused", st in (401, 403),
+                               "GET %s -> %s%s%s" % (url, st,
+                               " (token auth is off: anyone on the network gets the files)" if st == 200 else "",
+                               " (the server serves at %s, not at the probe's base)" % b if b != jupyter_base(ctx) else ""))
+            return
+
+    def home_mount(self, vols, home):
+        """The writable block-backed claim the pip check expects packages on: the one at $HOME."""
+        cands = [(mp, src) for mp, src, ro, n, size in vols.mounts()
+                 if vols.kind.get(n, "").endswith("(block)") and not ro]
+        for mp, src in cands:
+            if mp.rstrip("/") == (home or "").rstrip("/"):
                 return mp, src
-        return None
+        return cands[0] if cands else None
 
     def server_checks(self, ctx, pod, net, label, token, wheel, home_mount, vols, first):
         c = ctx.container
@@ -974,6 +1017,8 @@ class Harness:
         ok, detail = wait_http(url, headers, pod, SERVER_TIMEOUT)
         if not ok:
             R(label, tag + "server up", False, "%s -> %s" % (url, detail), "    container log tail:\n" + pod.log_tail())
+            if pod.proc.poll() is None:
+                self.token_diagnostic(ctx, pod, net, label, tag, first_probe)
             return False
         startup_s = time.time() - pod.started
         all_ok = True
@@ -1153,10 +1198,20 @@ def write_job_notebook(path):
         os.makedirs(d)
         os.chown(d, NFS_EXPORT_UID, NFS_EXPORT_GID)
         os.chmod(d, NFS_EXPORT_MODE)
-    with open(path, "w") as fh:
-        json.dump(nb, fh, indent=1)
-    os.chown(path, NFS_EXPORT_UID, NFS_EXPORT_GID)
-    os.chmod(path, 0o664)
+    data = json.dumps(nb, indent=1)
+    try:
+        with open(path) as fh:
+            if fh.read() == data:
+                return
+    except OSError:
+        pass
+    # atomically: another job (or environment) may be reading the same export right now
+    tmp = "%s.%s.tmp" % (path, secrets.token_hex(4))
+    with open(tmp, "w") as fh:
+        fh.write(data)
+    os.chown(tmp, NFS_EXPORT_UID, NFS_EXPORT_GID)
+    os.chmod(tmp, 0o664)
+    os.rename(tmp, path)
 
 
 def check_injected(nb, params):
@@ -1216,6 +1271,22 @@ def main():
     os.chmod(args.work, 0o755)
     # the state dir's parents must be traversable: claims are bind-mounted from there
     requests.packages.urllib3.disable_warnings()
+
+    def on_signal(signum, frame):
+        # stop every pod's process group and delete our namespaces, then leave at once
+        for p in list(LIVE_PODS):
+            try:
+                os.killpg(p.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, AttributeError):
+                pass
+        for n in list(LIVE_NETNS):
+            subprocess.run(["ip", "netns", "del", n], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if own_work:
+            shutil.rmtree(args.work, ignore_errors=True)
+        say("pod harness stopped by signal %d; pods killed, namespaces deleted" % signum)
+        os._exit(128 + signum)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     t0 = time.time()
     results = Results()
     h = Harness(args, results)
