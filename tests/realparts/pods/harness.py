@@ -54,6 +54,8 @@ PROBE_PACKAGE = "nbgen_pod_probe"
 _print_lock = threading.Lock()
 LIVE_PODS = set()          # pods whose process group must die if the harness is stopped
 LIVE_NETNS = set()         # network namespaces to delete if the harness is stopped
+LIVE_LOCK = threading.Lock()
+STOPPING = threading.Event()
 
 
 def say(line):
@@ -456,8 +458,11 @@ class NetNS:
 
     def __enter__(self):
         self.delete()
-        LIVE_NETNS.add(self.name)
-        run(["ip", "netns", "add", self.name])
+        with LIVE_LOCK:
+            if STOPPING.is_set():
+                raise HarnessError("stopping")
+            LIVE_NETNS.add(self.name)
+            run(["ip", "netns", "add", self.name])
         run(["ip", "link", "add", self.veth, "type", "veth", "peer", "name", "eth0", "netns", self.name])
         run(["ip", "addr", "add", self.host_ip + "/30", "dev", self.veth])
         run(["ip", "link", "set", self.veth, "up"])
@@ -650,9 +655,12 @@ class Pod:
         self.log.write(("\n==== %s start %s: %s\n" % (time.strftime("%H:%M:%S"), self.ctx.pod_name, " ".join(self.argv))).encode())
         self.log.flush()
         self.started = time.time()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        LIVE_PODS.add(self)
+        with LIVE_LOCK:
+            if STOPPING.is_set():
+                raise HarnessError("stopping")
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+            LIVE_PODS.add(self)
 
     def stop(self):
         if self.proc is None:
@@ -1274,6 +1282,8 @@ def main():
 
     def on_signal(signum, frame):
         # stop every pod's process group and delete our namespaces, then leave at once
+        STOPPING.set()
+        LIVE_LOCK.acquire()   # no pod or namespace is created after this
         for p in list(LIVE_PODS):
             try:
                 os.killpg(p.proc.pid, signal.SIGKILL)
@@ -1281,6 +1291,7 @@ def main():
                 pass
         for n in list(LIVE_NETNS):
             subprocess.run(["ip", "netns", "del", n], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)       # let the killed sandboxes release their mounts
         if own_work:
             shutil.rmtree(args.work, ignore_errors=True)
         say("pod harness stopped by signal %d; pods killed, namespaces deleted" % signum)
