@@ -75,6 +75,7 @@ class Tree:
     def __init__(self, path):
         self.path = os.path.abspath(path)
         self.env = os.path.basename(self.path.rstrip("/"))
+        self.display = os.path.normpath(path)   # as given, to tell out/prod from another prod
         # a cluster per environment directory: its block-backed claims are its own
         self.key = "%s-%s" % (self.env, hashlib.sha256(self.path.encode()).hexdigest()[:8])
         self.objects = []
@@ -742,7 +743,7 @@ class Results:
             else:
                 self.failed += 1
                 self.failures.append("%s %s" % (pod, name))
-        line = "%s  %-44s %-30s %s" % ("PASS" if ok else "FAIL", pod, name, detail)
+        line = "%s  %-52s %-30s %s" % ("PASS" if ok else "FAIL", pod, name, detail)
         if extra and not ok:
             line += "\n" + extra
         say(line)
@@ -927,7 +928,7 @@ class Harness:
             return i
 
     def test_workload(self, tree, obj):
-        label = "%s/%s/%s/%s" % (tree.env, obj["metadata"].get("namespace", "default"), obj["kind"], obj["metadata"]["name"])
+        label = "%s/%s/%s/%s" % (tree.display, obj["metadata"].get("namespace", "default"), obj["kind"], obj["metadata"]["name"])
         try:
             if obj["kind"] in SERVER_KINDS:
                 self.test_server(tree, obj, label)
@@ -966,7 +967,7 @@ class Harness:
             pod = Pod(ctx, self.images, vols, net, run_dir, log_path)
             ctx.env = pod.env
             label = "%s (%s)" % (label, pod.family_name)
-            say("....  %-44s pod %s, ip %s, runs: %s" % (label, ctx.pod_name, net.pod_ip, " ".join(pod.argv)[:160]))
+            say("....  %-52s pod %s, ip %s, runs: %s" % (label, ctx.pod_name, net.pod_ip, " ".join(pod.argv)[:160]))
             home_mount = self.home_mount(vols, pod.env.get("HOME"))
             try:
                 pod.start()
@@ -1059,7 +1060,8 @@ class Harness:
         try:
             k = Kernel(base, token).start()
         except Exception as e:
-            R(label, tag + "kernel starts", False, str(e)[:200], "    container log tail:\n" + pod.log_tail())
+            hint = " (token auth is off, so the token is not checked and XSRF applies)" if "_xsrf" in str(e) else ""
+            R(label, tag + "kernel starts", False, str(e)[:200] + hint, "    container log tail:\n" + pod.log_tail())
             return False
         try:
             marker = "nbgen-%s" % secrets.token_hex(4)
@@ -1128,7 +1130,7 @@ class Harness:
             pod = Pod(ctx, self.images, vols, net, run_dir, log_path)
             ctx.env = pod.env
             label = "%s (%s)" % (label, pod.family_name)
-            say("....  %-44s pod %s, runs: %s" % (label, ctx.pod_name, " ".join(pod.argv)[:160]))
+            say("....  %-52s pod %s, runs: %s" % (label, ctx.pod_name, " ".join(pod.argv)[:160]))
             # papermill's input notebook, output path and parameters file, from the command line
             argv = pod.argv
             if "papermill" not in [os.path.basename(a) for a in argv[:3]]:
