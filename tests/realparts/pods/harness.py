@@ -668,10 +668,13 @@ class Pod:
             return
         if self.proc.poll() is None:
             grace = min(GRACE_CAP, int(self.ctx.spec.get("terminationGracePeriodSeconds", 30)))
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            # like the kubelet: SIGTERM to the container's processes (not to bwrap, whose death
+            # would SIGKILL them at once), then SIGKILL after the grace period
+            for pid in self.container_pids():
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
             try:
                 self.proc.wait(grace)
             except subprocess.TimeoutExpired:
@@ -682,6 +685,32 @@ class Pod:
                 self.proc.wait(10)
         LIVE_PODS.discard(self)
         self.log.close()
+
+    def container_pids(self):
+        """The sandbox's processes: descendants of our `ip netns exec`/bwrap that are not bwrap."""
+        parent = {}
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as fh:
+                    st = fh.read()
+            except OSError:
+                continue
+            comm = st[st.index("(") + 1:st.rindex(")")]
+            ppid = int(st[st.rindex(")") + 2:].split()[1])
+            parent[int(d)] = (ppid, comm)
+        out = []
+        for pid, (ppid, comm) in parent.items():
+            if comm == "bwrap":
+                continue
+            p, hops = ppid, 0
+            while p > 1 and hops < 64:
+                if p == self.proc.pid:
+                    out.append(pid)
+                    break
+                p, hops = parent.get(p, (0, ""))[0], hops + 1
+        return out
 
     def log_tail(self, n=12):
         try:
