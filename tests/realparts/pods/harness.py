@@ -1357,9 +1357,9 @@ def main():
         if own_work:
             shutil.rmtree(args.work, ignore_errors=True)
     took = time.time() - t0
-    say("%d passed, %d failed (%d pods in %.0fs)" % (results.passed, results.failed, len(jobs), took))
     if results.failures:
-        say("failed: " + ", ".join(results.failures))
+        say("failed:\n  " + "\n  ".join(results.failures))
+    say("%d passed, %d failed (%d pods in %.0fs)" % (results.passed, results.failed, len(jobs), took))
     sys.exit(1 if results.failed else 0)
 
 
