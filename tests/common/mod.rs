@@ -167,8 +167,8 @@ cluster:
   nodePortRange: 30000-32767
   namespacePrefix: nb-
 images:
-  notebook: registry.example.com/ml/notebook:1.{v}.0
-  train: registry.example.com/ml/train:2.{v}.0
+  notebook: {{image: registry.example.com/ml/notebook:1.{v}.0, start: docker-stacks}}
+  train: {{image: registry.example.com/ml/train:2.{v}.0, start: docker-stacks}}
 gpuPools:
   a100:
     resource: nvidia.com/gpu
