@@ -250,6 +250,7 @@ fn values(env: &Env) -> Value {
                         "name": s.name,
                         "role": s.role,
                         "image": s.image.reference,
+                        "shmSize": s.shm_size.text,
                         "cpu": s.cpu.text,
                         "memory": s.memory.text,
                         "homeSize": s.home_size.text,
