@@ -96,9 +96,9 @@ cluster:
   nodePortRange: {}-{}               # wider than the default: every server needs a port
   storageClass: standard
 images:
-  dataprep: registry.example.com/ml/dataprep:1.4.2
-  train: registry.example.com/ml/train:2.3.0-gpu
-  infer: registry.example.com/ml/infer:2.3.0
+  dataprep: {{image: registry.example.com/ml/dataprep:1.4.2, start: docker-stacks}}
+  train: {{image: registry.example.com/ml/train:2.3.0-gpu, start: docker-stacks}}
+  infer: {{image: registry.example.com/ml/infer:2.3.0, start: docker-stacks}}
 gpuPools:
   a100:
     resource: nvidia.com/gpu
@@ -249,7 +249,8 @@ fn values(env: &Env) -> Value {
                     json!({
                         "name": s.name,
                         "role": s.role,
-                        "image": s.image,
+                        "image": s.image.reference,
+                        "shmSize": s.shm_size.text,
                         "cpu": s.cpu.text,
                         "memory": s.memory.text,
                         "homeSize": s.home_size.text,

@@ -123,12 +123,7 @@ fn registry(
     pos: &Positions,
     diags: &mut Vec<Diagnostic>,
 ) -> Handlebars<'static> {
-    let mut hb = Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_escape_fn(handlebars::no_escape);
-    hb.register_helper("json", Box::new(json_helper));
-    hb.register_helper("if", Box::new(StrictIf { positive: true }));
-    hb.register_helper("unless", Box::new(StrictIf { positive: false }));
+    let mut hb = strict_registry();
     let mut seen = BTreeSet::new();
     for extra in &env.extras {
         if !seen.insert(&extra.template) {
@@ -160,6 +155,19 @@ fn registry(
             }
         }
     }
+    hb
+}
+
+/// An empty registry as nbgen renders every user template: strict mode (a name not in the
+/// context is an error, in `{{#if}}` and `{{#unless}}` too), no HTML escaping, the `json` helper.
+/// Also the registry of image start commands (`start.rs`).
+pub(crate) fn strict_registry() -> Handlebars<'static> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(handlebars::no_escape);
+    hb.register_helper("json", Box::new(json_helper));
+    hb.register_helper("if", Box::new(StrictIf { positive: true }));
+    hb.register_helper("unless", Box::new(StrictIf { positive: false }));
     hb
 }
 
@@ -358,7 +366,7 @@ fn server_context(t: &Team, s: &Server) -> Value {
         "name": s.name,
         "role": s.role,
         "member": s.member,
-        "image": s.image,
+        "image": s.image.reference,
         "namespace": t.namespace,
         "nodePort": s.node_port,
         "urlPrefix": url_prefix(t, s),

@@ -30,6 +30,7 @@ pub mod schema;
 pub mod snapshot;
 pub mod source;
 pub mod spec;
+pub mod start;
 pub mod validate;
 pub mod yaml;
 

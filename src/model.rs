@@ -1,7 +1,7 @@
 //! The validated environment: every reference resolved, every name checked, every quantity
 //! parsed. Only `validate` builds an `Env`; everything after it may trust it.
 
-pub use crate::spec::Each;
+pub use crate::spec::{Each, Family};
 use std::collections::BTreeMap;
 
 /// A parsed, normalised Kubernetes quantity: its canonical text and its value in milli-units
@@ -190,6 +190,28 @@ pub struct Extra {
     pub allow_kinds: Vec<String>,
 }
 
+/// A notebook image and how Jupyter is started in it (docs/images.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    /// The OCI reference: `quay.io/jupyter/scipy-notebook:2025-03-17`.
+    pub reference: String,
+    pub start: Start,
+}
+
+/// How a notebook server's container starts Jupyter. In every convention nbgen sets the base
+/// URL, bind address, port and root directory, and nothing on the command line touches auth.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// A known family: nbgen's command line for it (`start.rs`).
+    Family(Family),
+    /// The user's command and args: Handlebars templates (strict) over `baseUrl`, `port` and
+    /// `home`, already checked to parse, to use `baseUrl` and `port`, and to leave auth alone.
+    Custom {
+        command: Vec<String>,
+        args: Vec<String>,
+    },
+}
+
 #[derive(Clone, Debug)]
 pub struct GpuPool {
     pub name: String,
@@ -260,9 +282,11 @@ pub struct Server {
     pub name: String,
     pub role: String,
     pub member: Option<String>,
-    pub image: String,
+    pub image: Image,
     pub cpu: Quantity,
     pub memory: Quantity,
+    /// Size limit of the memory-backed emptyDir at /dev/shm; at most half of `memory`.
+    pub shm_size: Quantity,
     pub home_size: Quantity,
     pub gpu: Option<GpuUse>,
     /// `(volume, read_only)`, sorted by volume.
@@ -288,9 +312,12 @@ pub struct Job {
     pub team: String,
     pub namespace: String,
     pub role: String,
-    pub image: String,
+    /// Its role's image; a job runs papermill whatever the image's start convention.
+    pub image: Image,
     pub cpu: Quantity,
     pub memory: Quantity,
+    /// Its role's /dev/shm size.
+    pub shm_size: Quantity,
     pub gpu: Option<GpuUse>,
     /// `(volume, read_only)`, sorted by volume: the role's mounts.
     pub mounts: Vec<(String, bool)>,

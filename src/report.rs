@@ -407,6 +407,9 @@ fn risks_text(r: &Risks) -> String {
             i.object, i.container, i.before, i.after
         );
     }
+    for c in &r.starts {
+        let _ = writeln!(out, "  start: {}", c.message());
+    }
     for t in r.totals.teams.iter().filter(|t| t.before != t.after) {
         let _ = writeln!(
             out,
@@ -533,7 +536,7 @@ fn bullets(out: &mut String, title: &str, items: Vec<String>, env: &str) {
 fn risks_markdown(r: &Risks, env: &str) -> String {
     let mut out = String::new();
     if r.is_empty() {
-        out.push_str("No data at risk, no RBAC, NodePort or image changes.\n\n");
+        out.push_str("No data at risk, no RBAC, NodePort, image or start-up changes.\n\n");
     }
     let data = r
         .data
@@ -571,6 +574,22 @@ fn risks_markdown(r: &Risks, env: &str) -> String {
         })
         .collect();
     bullets(&mut out, "Images", images, env);
+    let starts = r
+        .starts
+        .iter()
+        .map(|c| {
+            let show = |v: &Option<String>| v.as_deref().map_or("unset".to_owned(), code);
+            format!(
+                "⚠️ {} container {}: {} {} → {}",
+                code(&c.object.to_string()),
+                code(&c.container),
+                c.what,
+                show(&c.before),
+                show(&c.after)
+            )
+        })
+        .collect();
+    bullets(&mut out, "Servers that start differently", starts, env);
 
     let teams = &r.totals.teams;
     if !teams.is_empty() {

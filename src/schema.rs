@@ -3,6 +3,7 @@
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::yaml::Positions;
+use jsonschema::ValidationError;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -32,7 +33,7 @@ pub fn check(value: &Value, positions: &Positions) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     // One error per value: a value of the wrong type also fails its enum or pattern.
     let mut reported = std::collections::HashSet::new();
-    for err in c.validator.iter_errors(value) {
+    for err in errors(value) {
         let pointer = err.instance_path().as_str().to_owned();
         let is_key_error = matches!(
             err.kind(),
@@ -193,6 +194,51 @@ pub fn check(value: &Value, positions: &Positions) -> Vec<Diagnostic> {
     out
 }
 
+/// The schema's errors for `value`. A `oneOf` whose branches differ by type (an image: a
+/// string or a map) gives way to the errors of the one branch of the value's type, which say
+/// what is wrong inside it (an unknown key, a bad `start`) rather than "matches no branch".
+fn errors(value: &Value) -> Vec<ValidationError<'static>> {
+    fn push(err: ValidationError<'static>, out: &mut Vec<ValidationError<'static>>) {
+        let branch = match err.kind() {
+            ValidationErrorKind::OneOfNotValid { context } => {
+                let at = err.instance_path();
+                let of_its_type: Vec<usize> = context
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, errs)| {
+                        !errs.iter().any(|e| {
+                            e.instance_path() == at
+                                && matches!(e.kind(), ValidationErrorKind::Type { .. })
+                        })
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                match of_its_type[..] {
+                    [i] if !context[i].is_empty() => Some(i),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        match branch {
+            Some(i) => {
+                let ValidationErrorKind::OneOfNotValid { context } = err.into_parts().kind else {
+                    unreachable!("matched above")
+                };
+                for e in context.into_iter().nth(i).unwrap_or_default() {
+                    push(e, out);
+                }
+            }
+            None => out.push(err),
+        }
+    }
+    let mut out = Vec::new();
+    for err in compiled().validator.iter_errors(value) {
+        push(err.to_owned(), &mut out);
+    }
+    out
+}
+
 /// The schema's own wording for a failed `oneOf` (its branches' shared `errorMessage`).
 fn one_of_message(node: Option<&Value>) -> Option<String> {
     let text = node?
@@ -213,7 +259,7 @@ pub struct Failures {
 
 pub fn failures(value: &Value) -> Failures {
     let mut out = Failures::default();
-    for err in compiled().validator.iter_errors(value) {
+    for err in errors(value) {
         let at = err.instance_path().as_str();
         match err.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => out.unknown_keys.extend(

@@ -13,7 +13,7 @@ pub struct RawSpec {
     pub kind: String,
     pub name: String,
     pub cluster: RawCluster,
-    pub images: BTreeMap<String, String>,
+    pub images: BTreeMap<String, RawImage>,
     #[serde(default)]
     pub gpu_pools: BTreeMap<String, RawGpuPool>,
     #[serde(default)]
@@ -26,6 +26,48 @@ pub struct RawSpec {
     pub gitops: Option<RawGitops>,
     #[serde(default)]
     pub extras: Vec<RawExtra>,
+}
+
+/// An `images` entry: a plain reference (its start convention inferred from it), or a map that
+/// says how Jupyter starts in the image (docs/images.md).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawImage {
+    Reference(String),
+    Spec(RawImageSpec),
+}
+
+impl RawImage {
+    /// The OCI image reference, whichever form it was written in.
+    pub fn reference(&self) -> &str {
+        match self {
+            RawImage::Reference(r) => r,
+            RawImage::Spec(s) => &s.image,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawImageSpec {
+    pub image: String,
+    #[serde(default)]
+    pub start: Option<Family>,
+    /// Handlebars templates (strict): the container's command, replacing the image's.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub args: Option<Vec<String>>,
+}
+
+/// A family of notebook images whose start-up nbgen knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Family {
+    /// Jupyter's docker-stacks (quay.io/jupyter/*): tini, start.sh, start-notebook.py.
+    DockerStacks,
+    /// Kubeflow's notebook images (kubeflownotebookswg/*): s6-overlay's /init.
+    Kubeflow,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -154,6 +196,8 @@ pub struct RawRole {
     pub mounts: BTreeMap<String, MountMode>,
     #[serde(default)]
     pub gpu: Option<RawGpuRequest>,
+    #[serde(default)]
+    pub shm_size: Option<RawQuantity>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 mod gitops;
+mod images;
 mod jobs;
 mod network;
 
@@ -227,10 +228,10 @@ impl Cx<'_> {
             );
         }
         let node_ports = self.node_port_range(&raw.cluster.node_port_range);
-        self.check_images(raw);
+        let images = self.images(raw);
         let gpu_pools = self.gpu_pools(raw);
         let volumes = self.volumes(raw);
-        let roles = self.roles(raw, &gpu_pools, &volumes);
+        let roles = self.roles(raw, &images, &gpu_pools, &volumes);
         let jobs = self.jobs(raw, &roles);
         let mut teams = self.teams(raw, &roles, &volumes, &jobs);
         self.check_job_collisions(&jobs, &teams);
@@ -285,25 +286,6 @@ impl Cx<'_> {
             );
         }
         parsed
-    }
-
-    fn check_images(&mut self, raw: &RawSpec) {
-        for (name, image) in &raw.images {
-            let at = ptr(&["images", name]);
-            let last = image.rsplit('/').next().unwrap_or(image);
-            let digest = image.contains("@sha256:");
-            let tag = last.split_once(':').map(|(_, t)| t);
-            if !digest && matches!(tag, None | Some("latest")) {
-                let loc = self.pos.value_at(&at);
-                self.diags.push(
-                    Diagnostic::warning(format!(
-                        "image `{name}` ({image}) has no fixed version"
-                    ))
-                    .at_loc(loc)
-                    .help("pin a tag such as :1.4.2 or a digest (@sha256:...) so every render deploys the same image"),
-                );
-            }
-        }
     }
 
     fn gpu_pools(&mut self, raw: &RawSpec) -> BTreeMap<String, GpuPool> {
@@ -392,14 +374,17 @@ impl Cx<'_> {
     fn roles(
         &mut self,
         raw: &RawSpec,
+        images: &BTreeMap<String, Image>,
         pools: &BTreeMap<String, GpuPool>,
         volumes: &BTreeMap<String, Volume>,
     ) -> BTreeMap<String, ResolvedRole> {
         let mut out = BTreeMap::new();
         for (name, r) in &raw.roles {
             let at = ptr(&["roles", name]);
-            let image = match raw.images.get(&r.image) {
+            let image = match images.get(&r.image) {
                 Some(i) => Some(i.clone()),
+                // Defined but invalid: already reported.
+                None if raw.images.contains_key(&r.image) => None,
                 None => {
                     self.unresolved(
                         &format!("{at}/image"),
@@ -442,6 +427,13 @@ impl Cx<'_> {
                     }
                 },
             };
+            let shm_size = match (&memory, &r.shm_size) {
+                (Some(memory), Some(q)) => self
+                    .quantity(&format!("{at}/shmSize"), q, Unit::Bytes)
+                    .filter(|shm| self.shm_fits(&at, name, shm, memory)),
+                (Some(memory), None) => Some(default_shm(memory, r.gpu.is_some())),
+                (None, _) => None,
+            };
             let mut mounts = Vec::new();
             for (vol, mode) in &r.mounts {
                 if volumes.contains_key(vol) {
@@ -464,8 +456,14 @@ impl Cx<'_> {
                     );
                 }
             }
-            if let (Some(image), Some(cpu), Some(memory), Some(home_size), Some(gpu)) =
-                (image, cpu, memory, home_size, gpu)
+            if let (
+                Some(image),
+                Some(cpu),
+                Some(memory),
+                Some(shm_size),
+                Some(home_size),
+                Some(gpu),
+            ) = (image, cpu, memory, shm_size, home_size, gpu)
             {
                 out.insert(
                     name.clone(),
@@ -473,6 +471,7 @@ impl Cx<'_> {
                         image,
                         cpu,
                         memory,
+                        shm_size,
                         home_size,
                         gpu,
                         mounts,
@@ -481,6 +480,30 @@ impl Cx<'_> {
             }
         }
         out
+    }
+
+    /// /dev/shm is memory-backed: what is written there counts against the container's memory
+    /// limit, so it may take at most half of it.
+    fn shm_fits(&mut self, at: &str, role: &str, shm: &Quantity, memory: &Quantity) -> bool {
+        if shm.value.saturating_mul(2) <= memory.value {
+            return true;
+        }
+        let half = memory.value / 2000 * 1000;
+        let needed = shm.value.saturating_mul(2);
+        self.error(
+            &format!("{at}/shmSize"),
+            format!(
+                "role `{role}` asks for shmSize {}, more than half of its memory {}",
+                shm.text, memory.text
+            ),
+            format!(
+                "/dev/shm is memory: what processes write there counts against the container's {} limit; set shmSize to at most {}, or memory to at least {}",
+                memory.text,
+                bytes_text(half),
+                bytes_text(needed)
+            ),
+        );
+        false
     }
 
     fn teams(
@@ -571,6 +594,7 @@ impl Cx<'_> {
                         image: role.image.clone(),
                         cpu: role.cpu.clone(),
                         memory: role.memory.clone(),
+                        shm_size: role.shm_size.clone(),
                         home_size: role.home_size.clone(),
                         gpu: role.gpu.clone(),
                         mounts: role.mounts.clone(),
@@ -1163,9 +1187,10 @@ impl Cx<'_> {
 
 /// A role with its references resolved; copied into each of its servers.
 struct ResolvedRole {
-    image: String,
+    image: Image,
     cpu: Quantity,
     memory: Quantity,
+    shm_size: Quantity,
     home_size: Quantity,
     gpu: Option<GpuUse>,
     mounts: Vec<(String, bool)>,
@@ -1184,6 +1209,32 @@ impl Unit {
             Unit::Bytes => {
                 "write sizes with a binary suffix, no space: \"512Mi\", \"8Gi\", \"1Ti\""
             }
+        }
+    }
+}
+
+/// /dev/shm when a role does not say: 1Gi with a GPU (data loaders share batches through it),
+/// 256Mi without; never more than half the role's memory.
+pub const DEFAULT_SHM_GPU: &str = "1Gi";
+pub const DEFAULT_SHM: &str = "256Mi";
+
+fn default_shm(memory: &Quantity, gpu: bool) -> Quantity {
+    let (text, mib) = if gpu {
+        (DEFAULT_SHM_GPU, 1024)
+    } else {
+        (DEFAULT_SHM, 256)
+    };
+    let value: i128 = mib * (1 << 20) * 1000;
+    let half = memory.value / 2000 * 1000;
+    if value <= half {
+        Quantity {
+            text: text.to_owned(),
+            value,
+        }
+    } else {
+        Quantity {
+            text: bytes_text(half),
+            value: half,
         }
     }
 }
@@ -1293,5 +1344,19 @@ mod tests {
         assert_eq!(milli_text(34_000), "34");
         assert_eq!(milli_text(2_500), "2500m");
         assert_eq!(bytes_text(8 * (1 << 30) * 1000), "8Gi");
+    }
+
+    #[test]
+    fn default_shm_is_at_most_half_the_memory() {
+        let q = |text: &str| Quantity {
+            text: text.to_owned(),
+            value: Quantity::milli(text).unwrap(),
+        };
+        assert_eq!(default_shm(&q("64Gi"), true).text, "1Gi");
+        assert_eq!(default_shm(&q("8Gi"), false).text, "256Mi");
+        assert_eq!(default_shm(&q("1Gi"), true).text, "512Mi");
+        assert_eq!(default_shm(&q("300Mi"), false).text, "150Mi");
+        assert_eq!(default_shm(&q("1G"), false).value, 256 * (1 << 20) * 1000);
+        assert_eq!(default_shm(&q("1001"), false).text, "500");
     }
 }

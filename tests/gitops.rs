@@ -17,8 +17,8 @@ cluster:
   kubernetesVersion: "1.33"
   nodePortRange: 30000-30099
 images:
-  notebook: registry.example.com/ml/notebook:1.0.0
-  train: registry.example.com/ml/train:2.0.0
+  notebook: {image: registry.example.com/ml/notebook:1.0.0, start: docker-stacks}
+  train: {image: registry.example.com/ml/train:2.0.0, start: docker-stacks}
 gpuPools:
   a100:
     resource: nvidia.com/gpu
@@ -159,7 +159,7 @@ fn a_child_merges_maps_by_key_and_replaces_lists_and_scalars() {
             "environments/prod.yaml",
             "extends: base
 images:
-  train: registry.example.com/ml/train:2.1.0
+  train: {image: registry.example.com/ml/train:2.1.0, start: docker-stacks}
 storage:
   datasets:
     nfs: {server: nfs.prod.example.com}
@@ -236,7 +236,7 @@ fn chains_apply_nearest_last() {
         ("environments/base.yaml", BASE),
         (
             "environments/prod.yaml",
-            "extends: base\nimages:\n  train: registry.example.com/ml/train:2.1.0\n",
+            "extends: base\nimages:\n  train: {image: registry.example.com/ml/train:2.1.0, start: docker-stacks}\n",
         ),
         (
             "environments/staging.yaml",
@@ -394,7 +394,10 @@ fn a_duplicate_key_in_a_base_is_reported_in_the_base() {
             "environments/base.yaml",
             &edit(
                 BASE,
-                &[("  train: registry", "  notebook: x\n  train: registry")],
+                &[(
+                    "  train: {image: registry",
+                    "  notebook: x\n  train: {image: registry",
+                )],
             ),
         ),
         ("environments/prod.yaml", "extends: base\n"),

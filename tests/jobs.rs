@@ -13,8 +13,8 @@ name: t
 cluster:
   kubernetesVersion: "1.33"
 images:
-  dataprep: registry.example.com/ml/dataprep:1.4.2
-  train: registry.example.com/ml/train:2.3.0-gpu
+  dataprep: {image: registry.example.com/ml/dataprep:1.4.2, start: docker-stacks}
+  train: {image: registry.example.com/ml/train:2.3.0-gpu, start: docker-stacks}
 gpuPools:
   a100:
     resource: nvidia.com/gpu

@@ -139,7 +139,7 @@ impl Spec {
         for (i, r) in self.roles.iter().enumerate() {
             let _ = writeln!(
                 y,
-                "  {}: registry.example.com/ml/{}:1.{i}.0",
+                "  {}: {{image: registry.example.com/ml/{}:1.{i}.0, start: docker-stacks}}",
                 r.name, r.name
             );
         }

@@ -15,8 +15,8 @@ cluster:
   kubernetesVersion: "1.33"
   nodePortRange: 30000-30099
 images:
-  notebook: registry.example.com/ml/notebook:1.0.0
-  train: registry.example.com/ml/train:2.0.0
+  notebook: {image: registry.example.com/ml/notebook:1.0.0, start: docker-stacks}
+  train: {image: registry.example.com/ml/train:2.0.0, start: docker-stacks}
 gpuPools:
   a100:
     resource: nvidia.com/gpu
@@ -208,7 +208,7 @@ error: unknown key `replicas` in roles.train
    |
 28 |     replicas: 2
    |     ^^^^^^^^
-   = help: remove it; allowed keys here: image, cpu, memory, homeSize, mounts, gpu
+   = help: remove it; allowed keys here: image, cpu, memory, shmSize, homeSize, mounts, gpu
 "#,
     );
 }
@@ -896,13 +896,13 @@ fn warns_about_an_unused_image() {
     check(
         &edit(&[(
             "gpuPools:\n",
-            "  old: registry.example.com/ml/old:0.9.0\ngpuPools:\n",
+            "  old: {image: registry.example.com/ml/old:0.9.0, start: docker-stacks}\ngpuPools:\n",
         )]),
         r#"
 warning: image `old` is not used by any role
   --> environments/test.yaml:10:3
    |
-10 |   old: registry.example.com/ml/old:0.9.0
+10 |   old: {image: registry.example.com/ml/old:0.9.0, start: docker-stacks}
    |   ^^^
    = help: use it in a role, or remove it
 "#,
@@ -918,10 +918,10 @@ fn warns_about_an_image_without_a_fixed_version() {
         )]),
         r#"
 warning: image `notebook` (registry.example.com/ml/notebook:latest) has no fixed version
- --> environments/test.yaml:8:13
+ --> environments/test.yaml:8:21
   |
-8 |   notebook: registry.example.com/ml/notebook:latest
-  |             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+8 |   notebook: {image: registry.example.com/ml/notebook:latest, start: docker-stacks}
+  |                     ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
   = help: pin a tag such as :1.4.2 or a digest (@sha256:...) so every render deploys the same image
 "#,
     );
@@ -1094,6 +1094,213 @@ error: name: "Test" is not a valid DNS-1123 label
 3 | name: Test
   |       ^^^^
   = help: Use lower-case letters, digits and '-', starting and ending with a letter or digit (e.g. "data-science").
+"#,
+    );
+}
+
+// ---- images: how Jupyter starts (docs/images.md) -------------------------------------------
+
+const NB: &str = "notebook: {image: registry.example.com/ml/notebook:1.0.0, start: docker-stacks}";
+
+#[test]
+fn a_known_family_needs_no_start() {
+    for image in [
+        "quay.io/jupyter/scipy-notebook:2025-03-17",
+        "jupyter/base-notebook:2023-10-20",
+        "docker.io/kubeflownotebookswg/jupyter-scipy:v1.9.2",
+        "{image: kubeflownotebookswg/jupyter-scipy:v1.9.2}",
+    ] {
+        check(&edit(&[(NB, &format!("notebook: {image}"))]), "");
+    }
+}
+
+#[test]
+fn an_image_of_unknown_family_must_say_how_it_starts() {
+    check(
+        &edit(&[(NB, "notebook: registry.example.com/ml/notebook:1.0.0")]),
+        r#"
+error: nbgen does not know how Jupyter starts in image `notebook` (registry.example.com/ml/notebook:1.0.0)
+ --> environments/test.yaml:8:13
+  |
+8 |   notebook: registry.example.com/ml/notebook:1.0.0
+  |             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  = help: nbgen knows Jupyter's docker-stacks (quay.io/jupyter/*, jupyter/*) and Kubeflow's images (kubeflownotebookswg/*); for an image built FROM one of them write `notebook: {image: ..., start: docker-stacks}` (or `start: kubeflow`); for any other give its command, e.g. `command: [jupyter, lab, "--ServerApp.base_url={{baseUrl}}", "--ServerApp.port={{port}}", --ServerApp.ip=0.0.0.0]` (docs/images.md)
+"#,
+    );
+}
+
+#[test]
+fn start_and_command_together_are_refused() {
+    check(
+        &edit(&[(
+            NB,
+            r#"notebook: {image: registry.example.com/ml/notebook:1.0.0, start: kubeflow, command: [jupyter, lab, "--ServerApp.base_url={{baseUrl}}", "--ServerApp.port={{port}}"]}"#,
+        )]),
+        r#"
+error: image `notebook` has both `start` and `command`
+ --> environments/test.yaml:8:78
+  |
+8 |   notebook: {image: registry.example.com/ml/notebook:1.0.0, start: kubeflow, command: [jupyter, lab, "--ServerApp.base_url={{baseUrl}}", "--ServerApp.port={{por…
+  |                                                                              ^^^^^^^
+  = help: `start` picks nbgen's command line for a known kind of image; `command` replaces it with yours: keep one of them
+"#,
+    );
+}
+
+#[test]
+fn args_without_command_are_refused() {
+    check(
+        &edit(&[(
+            NB,
+            "notebook: {image: registry.example.com/ml/notebook:1.0.0, start: docker-stacks, args: [--debug]}",
+        )]),
+        r#"
+error: image `notebook` has `args` but no `command`
+ --> environments/test.yaml:8:83
+  |
+8 |   notebook: {image: registry.example.com/ml/notebook:1.0.0, start: docker-stacks, args: [--debug]}
+  |                                                                                   ^^^^
+  = help: nbgen renders the whole command line of a known kind of image; to pass arguments of your own, write the `command` too (docs/images.md)
+"#,
+    );
+}
+
+#[test]
+fn a_start_template_that_does_not_parse() {
+    check(
+        &edit(&[(
+            NB,
+            r#"notebook: {image: registry.example.com/ml/notebook:1.0.0, command: [jupyter, lab, "--ServerApp.base_url={{baseUrl}", "--ServerApp.port={{port}}"]}"#,
+        )]),
+        r#"
+error: image `notebook`: command item 3 is not a valid template: invalid handlebars syntax: expected identifier, helper_parameter, or trailing_tilde_to_omit_whitespace
+ --> environments/test.yaml:8:85
+  |
+8 |   notebook: {image: registry.example.com/ml/notebook:1.0.0, command: [jupyter, lab, "--ServerApp.base_url={{baseUrl}", "--ServerApp.port={{port}}"]}
+  |                                                                                     ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  = help: write a value as {{baseUrl}}, {{port}} or {{home}}, and a literal `{{` as `\{{` (docs/images.md)
+"#,
+    );
+}
+
+#[test]
+fn a_start_template_with_an_unknown_value_suggests_the_close_one() {
+    check(
+        &edit(&[(
+            NB,
+            r#"notebook: {image: registry.example.com/ml/notebook:1.0.0, command: [jupyter, lab, "--ServerApp.base_url={{baseURL}}", "--ServerApp.port={{port}}"]}"#,
+        )]),
+        r#"
+error: image `notebook`: command uses `baseURL`, which nbgen does not provide
+ --> environments/test.yaml:8:85
+  |
+8 |   notebook: {image: registry.example.com/ml/notebook:1.0.0, command: [jupyter, lab, "--ServerApp.base_url={{baseURL}}", "--ServerApp.port={{port}}"]}
+  |                                                                                     ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  = help: did you mean `baseUrl`?
+"#,
+    );
+}
+
+#[test]
+fn a_start_command_may_not_touch_the_token() {
+    check(
+        &edit(&[(
+            NB,
+            r#"notebook: {image: registry.example.com/ml/notebook:1.0.0, command: [jupyter, lab, "--ServerApp.base_url={{baseUrl}}", "--ServerApp.port={{port}}"], args: ["--ServerApp.token=''", --ServerApp.disable_check_xsrf=True]}"#,
+        )]),
+        r#"
+error: image `notebook`: args item `--ServerApp.token=''` sets or reads a token on the command line
+ --> environments/test.yaml:8:158
+  |
+8 | …, command: [jupyter, lab, "--ServerApp.base_url={{baseUrl}}", "--ServerApp.port={{port}}"], args: ["--ServerApp.token=''", --ServerApp.disable_check_xsrf=True]}
+  |                                                                                                     ^^^^^^^^^^^^^^^^^^^^^^
+  = help: remove it: nbgen gives Jupyter its token in the JUPYTER_TOKEN environment variable (from the Secret <server>-token), which Jupyter reads by default; anything about auth on the command line would win over it or show in the node's process list
+
+error: image `notebook`: args item `--ServerApp.disable_check_xsrf=True` turns XSRF protection off on the command line
+ --> environments/test.yaml:8:182
+  |
+8 | …, command: [jupyter, lab, "--ServerApp.base_url={{baseUrl}}", "--ServerApp.port={{port}}"], args: ["--ServerApp.token=''", --ServerApp.disable_check_xsrf=True]}
+  |                                                                                                                             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  = help: remove it: nbgen gives Jupyter its token in the JUPYTER_TOKEN environment variable (from the Secret <server>-token), which Jupyter reads by default; anything about auth on the command line would win over it or show in the node's process list
+"#,
+    );
+}
+
+#[test]
+fn a_start_command_must_serve_under_the_prefix_on_the_port() {
+    check(
+        &edit(&[(
+            NB,
+            "notebook: {image: registry.example.com/ml/notebook:1.0.0, command: [jupyter, lab, --ip=0.0.0.0]}",
+        )]),
+        r#"
+error: image `notebook`: the command never uses {{baseUrl}}
+ --> environments/test.yaml:8:61
+  |
+8 |   notebook: {image: registry.example.com/ml/notebook:1.0.0, command: [jupyter, lab, --ip=0.0.0.0]}
+  |                                                             ^^^^^^^
+  = help: Jupyter must serve under the server's URL prefix on nbgen's port, or the probes and users' bookmarks find nothing: add "--ServerApp.base_url={{baseUrl}}" to command or args
+
+error: image `notebook`: the command never uses {{port}}
+ --> environments/test.yaml:8:61
+  |
+8 |   notebook: {image: registry.example.com/ml/notebook:1.0.0, command: [jupyter, lab, --ip=0.0.0.0]}
+  |                                                             ^^^^^^^
+  = help: Jupyter must serve under the server's URL prefix on nbgen's port, or the probes and users' bookmarks find nothing: add "--ServerApp.port={{port}}" to command or args
+"#,
+    );
+}
+
+#[test]
+fn an_unknown_start_convention_is_a_schema_error() {
+    check(
+        &edit(&[(
+            NB,
+            "notebook: {image: registry.example.com/ml/notebook:1.0.0, start: docker-stack}",
+        )]),
+        r#"
+error: images.notebook.start: "docker-stack" is not one of "docker-stacks", "kubeflow"
+ --> environments/test.yaml:8:68
+  |
+8 |   notebook: {image: registry.example.com/ml/notebook:1.0.0, start: docker-stack}
+  |                                                                    ^^^^^^^^^^^^
+  = help: How the image starts Jupyter. `docker-stacks`: the image's entrypoint (tini, start.sh and its hooks) runs `start-notebook.py` with nbgen's flags. `kubeflow`: nbgen runs `jupyter lab` itself, skipping s6-overlay's /init and its hooks (which need root and disable the token). Not together with `command`.
+"#,
+    );
+}
+
+#[test]
+fn an_unknown_key_in_an_image_is_named() {
+    check(
+        &edit(&[(
+            NB,
+            "notebook: {image: registry.example.com/ml/notebook:1.0.0, strat: docker-stacks}",
+        )]),
+        r#"
+error: unknown key `strat` in images.notebook
+ --> environments/test.yaml:8:61
+  |
+8 |   notebook: {image: registry.example.com/ml/notebook:1.0.0, strat: docker-stacks}
+  |                                                             ^^^^^
+  = help: did you mean `start`?
+"#,
+    );
+}
+
+#[test]
+fn shm_over_half_the_memory_is_refused() {
+    check(
+        &edit(&[(
+            "    memory: 16Gi\n",
+            "    memory: 16Gi\n    shmSize: 10Gi\n",
+        )]),
+        r#"
+error: role `train` asks for shmSize 10Gi, more than half of its memory 16Gi
+  --> environments/test.yaml:28:14
+   |
+28 |     shmSize: 10Gi
+   |              ^^^^
+   = help: /dev/shm is memory: what processes write there counts against the container's 16Gi limit; set shmSize to at most 8Gi, or memory to at least 20Gi
 "#,
     );
 }

@@ -3,7 +3,7 @@
 //! run Jupyter. Pure. A job never gets a persistent home, a Service, or a way in from the network.
 
 use super::pod::{self, Workload};
-use super::{COMPONENT, HOME, JOB, ROLE, labels, meta};
+use super::{COMPONENT, JOB, ROLE, labels, meta};
 use crate::manifest::Object;
 use crate::model::{Env, Job, Team};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job as K8sJob, JobSpec, JobTemplateSpec};
@@ -166,24 +166,22 @@ fn pod_spec(env: &Env, j: &Job) -> PodSpec {
     };
     let container = k8s_openapi::api::core::v1::Container {
         command: Some(command(j)),
-        env: Some(vec![
-            EnvVar {
-                name: "HOME".to_owned(),
-                value: Some(HOME.to_owned()),
-                ..EnvVar::default()
-            },
-            EnvVar {
-                name: "POD_NAME".to_owned(),
-                value_from: Some(EnvVarSource {
-                    field_ref: Some(ObjectFieldSelector {
-                        field_path: "metadata.name".to_owned(),
-                        ..ObjectFieldSelector::default()
+        env: Some(
+            pod::base_env()
+                .into_iter()
+                .chain([EnvVar {
+                    name: "POD_NAME".to_owned(),
+                    value_from: Some(EnvVarSource {
+                        field_ref: Some(ObjectFieldSelector {
+                            field_path: "metadata.name".to_owned(),
+                            ..ObjectFieldSelector::default()
+                        }),
+                        ..EnvVarSource::default()
                     }),
-                    ..EnvVarSource::default()
-                }),
-                ..EnvVar::default()
-            },
-        ]),
+                    ..EnvVar::default()
+                }])
+                .collect(),
+        ),
         ..pod::container(&w, "papermill", vec![params_mount])
     };
     PodSpec {

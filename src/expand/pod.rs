@@ -1,12 +1,14 @@
 //! The pod pieces notebook servers and notebook jobs share: restricted security context,
-//! resources, GPU placement, shared-volume mounts, the writable home and /tmp. Pure. Nothing
+//! resources, GPU placement, shared-volume mounts, the writable home, /tmp and /dev/shm, and
+//! the environment a notebook expects (HOME, runtime files on /tmp, `pip install --user` on the
+//! home volume). Pure. Nothing
 //! here may differ between a role's servers and its jobs: a job runs where and as its role's
 //! servers run.
 
 use super::HOME;
 use crate::model::{Env, GpuUse, Job, Quantity, Server};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, PersistentVolumeClaimVolumeSource,
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, PersistentVolumeClaimVolumeSource,
     PodSecurityContext, PodSpec, ResourceRequirements, SeccompProfile, SecurityContext, Toleration,
     Volume, VolumeMount,
 };
@@ -22,6 +24,7 @@ pub struct Workload<'a> {
     pub image: &'a str,
     pub cpu: &'a Quantity,
     pub memory: &'a Quantity,
+    pub shm_size: &'a Quantity,
     pub gpu: Option<&'a GpuUse>,
     /// `(volume, read_only)`.
     pub mounts: &'a [(String, bool)],
@@ -30,9 +33,10 @@ pub struct Workload<'a> {
 impl<'a> From<&'a Server> for Workload<'a> {
     fn from(s: &'a Server) -> Self {
         Workload {
-            image: &s.image,
+            image: &s.image.reference,
             cpu: &s.cpu,
             memory: &s.memory,
+            shm_size: &s.shm_size,
             gpu: s.gpu.as_ref(),
             mounts: &s.mounts,
         }
@@ -42,16 +46,43 @@ impl<'a> From<&'a Server> for Workload<'a> {
 impl<'a> From<&'a Job> for Workload<'a> {
     fn from(j: &'a Job) -> Self {
         Workload {
-            image: &j.image,
+            image: &j.image.reference,
             cpu: &j.cpu,
             memory: &j.memory,
+            shm_size: &j.shm_size,
             gpu: j.gpu.as_ref(),
             mounts: &j.mounts,
         }
     }
 }
 
-/// The pod: `home` (the volume mounted at /home/jovyan), /tmp, the shared volumes, one
+/// Where Jupyter and its kernels keep runtime files (connection files, server info): on the
+/// /tmp emptyDir, not the home volume, so a restarted pod never finds a dead server's files.
+pub const RUNTIME_DIR: &str = "/tmp/jupyter-runtime";
+
+/// The environment every notebook container gets, server or job: its home, where runtime files
+/// go, and `pip install` going to `~/.local` (the image's own site-packages are read-only).
+pub fn base_env() -> Vec<EnvVar> {
+    [
+        ("HOME", HOME.to_owned()),
+        ("JUPYTER_RUNTIME_DIR", RUNTIME_DIR.to_owned()),
+        ("PIP_USER", "true".to_owned()),
+        ("PYTHONUSERBASE", format!("{HOME}/.local")),
+    ]
+    .into_iter()
+    .map(|(name, value)| env_var(name, &value))
+    .collect()
+}
+
+pub fn env_var(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: Some(value.to_owned()),
+        ..EnvVar::default()
+    }
+}
+
+/// The pod: `home` (the volume mounted at /home/jovyan), /tmp, /dev/shm, the shared volumes, one
 /// container, run as the notebook user under the restricted Pod Security Standard, placed on
 /// the GPU pool's nodes. `extra` volumes come after the shared ones.
 pub fn pod_spec(
@@ -70,6 +101,15 @@ pub fn pod_spec(
             empty_dir: Some(EmptyDirVolumeSource {
                 size_limit: Some(K8sQuantity("1Gi".to_owned())),
                 ..EmptyDirVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        // Memory-backed and limited: it counts against the container's memory limit.
+        Volume {
+            name: "shm".to_owned(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                medium: Some("Memory".to_owned()),
+                size_limit: Some(K8sQuantity(w.shm_size.text.clone())),
             }),
             ..Volume::default()
         },
@@ -121,7 +161,7 @@ pub fn pod_spec(
 }
 
 /// The container's image, resources (requests = limits, plus the GPUs), restricted security
-/// context, and mounts: home, /tmp, each shared volume at /data/<volume>, then `extra`.
+/// context, and mounts: home, /tmp, /dev/shm, each shared volume at /data/<volume>, then `extra`.
 pub fn container(w: &Workload, name: &str, extra: Vec<VolumeMount>) -> Container {
     let mut resources = BTreeMap::from([
         ("cpu".to_owned(), K8sQuantity(w.cpu.text.clone())),
@@ -139,6 +179,11 @@ pub fn container(w: &Workload, name: &str, extra: Vec<VolumeMount>) -> Container
         VolumeMount {
             name: "tmp".to_owned(),
             mount_path: "/tmp".to_owned(),
+            ..VolumeMount::default()
+        },
+        VolumeMount {
+            name: "shm".to_owned(),
+            mount_path: "/dev/shm".to_owned(),
             ..VolumeMount::default()
         },
     ];

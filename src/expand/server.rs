@@ -2,12 +2,15 @@
 //!
 //! A StatefulSet, not a Deployment, because its one pod has a stable name (`<server>-0`): RBAC
 //! can then grant exec, logs and restart of exactly that pod to the member who owns it
-//! (docs/security.md). Deployment pods carry random names, which RBAC cannot name.
+//! (docs/security.md). Deployment pods carry random names, which RBAC cannot name. The
+//! container's command line is its image's start convention's (`start.rs`); its token comes
+//! from the `<server>-token` Secret through `JUPYTER_TOKEN`, never the command line.
 
 use super::pod::{self, Workload};
 use super::{NOTEBOOK_PORT, SERVER, data_meta, meta, server_labels};
 use crate::manifest::Object;
-use crate::model::{Env, Server, Team};
+use crate::model::{Env, Family, Server, Start, Team};
+use crate::start;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, PersistentVolumeClaim,
@@ -139,43 +142,52 @@ fn pod_spec(env: &Env, team: &Team, s: &Server) -> PodSpec {
 
 fn container(team: &Team, s: &Server) -> Container {
     let prefix = url_prefix(team, s);
+    let line = start::server_command(&s.image.start, &format!("{prefix}/"));
+    let mut env = pod::base_env();
+    env.push(pod::env_var("NB_PREFIX", &prefix));
+    if s.image.start == Start::Family(Family::DockerStacks) {
+        // start-notebook.py runs `jupyter $DOCKER_STACKS_JUPYTER_CMD $NOTEBOOK_ARGS <args>`:
+        // pin the subcommand, and empty NOTEBOOK_ARGS so flags baked into the image (an empty
+        // token, say) never reach Jupyter.
+        env.push(pod::env_var("DOCKER_STACKS_JUPYTER_CMD", "lab"));
+        env.push(pod::env_var("NOTEBOOK_ARGS", ""));
+    }
+    env.push(EnvVar {
+        name: "JUPYTER_TOKEN".to_owned(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: token_secret(s),
+                key: "token".to_owned(),
+                optional: Some(false),
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    });
     let probe = |initial: i32, period: i32, failures: i32| Probe {
         http_get: Some(HTTPGetAction {
             path: Some(format!("{prefix}/api")),
             port: IntOrString::String("http".to_owned()),
             ..HTTPGetAction::default()
         }),
-        initial_delay_seconds: Some(initial),
+        initial_delay_seconds: (initial > 0).then_some(initial),
         period_seconds: Some(period),
         failure_threshold: Some(failures),
         ..Probe::default()
     };
     Container {
-        env: Some(vec![
-            EnvVar {
-                name: "NB_PREFIX".to_owned(),
-                value: Some(prefix.clone()),
-                ..EnvVar::default()
-            },
-            EnvVar {
-                name: "JUPYTER_TOKEN".to_owned(),
-                value_from: Some(EnvVarSource {
-                    secret_key_ref: Some(SecretKeySelector {
-                        name: token_secret(s),
-                        key: "token".to_owned(),
-                        optional: Some(false),
-                    }),
-                    ..EnvVarSource::default()
-                }),
-                ..EnvVar::default()
-            },
-        ]),
+        command: line.command,
+        args: line.args,
+        env: Some(env),
         ports: Some(vec![ContainerPort {
             name: Some("http".to_owned()),
             container_port: NOTEBOOK_PORT,
             protocol: Some("TCP".to_owned()),
             ..ContainerPort::default()
         }]),
+        // Up to 5 minutes for a first start (a large image's start hooks, a slow volume);
+        // liveness and readiness begin once it succeeds, so liveness never kills a slow start.
+        startup_probe: Some(probe(0, 5, 60)),
         readiness_probe: Some(probe(5, 10, 3)),
         liveness_probe: Some(probe(60, 30, 5)),
         ..pod::container(&Workload::from(s), "notebook", Vec::new())

@@ -125,6 +125,7 @@ impl Cx<'_> {
             image: role.image.clone(),
             cpu: role.cpu.clone(),
             memory: role.memory.clone(),
+            shm_size: role.shm_size.clone(),
             gpu: role.gpu.clone(),
             mounts: role.mounts.clone(),
             notebook: j.notebook.clone(),

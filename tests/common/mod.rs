@@ -169,8 +169,8 @@ cluster:
   network:
     nodePort: {{clientCIDRs: [10.10.0.0/16]}}
 images:
-  notebook: registry.example.com/ml/notebook:1.{v}.0
-  train: registry.example.com/ml/train:2.{v}.0
+  notebook: {{image: registry.example.com/ml/notebook:1.{v}.0, start: docker-stacks}}
+  train: {{image: registry.example.com/ml/train:2.{v}.0, start: docker-stacks}}
 gpuPools:
   a100:
     resource: nvidia.com/gpu
