@@ -410,6 +410,9 @@ fn risks_text(r: &Risks) -> String {
     for c in &r.starts {
         let _ = writeln!(out, "  start: {}", c.message());
     }
+    for g in &r.gitops {
+        let _ = writeln!(out, "  gitops: {}", g.message());
+    }
     for t in r.totals.teams.iter().filter(|t| t.before != t.after) {
         let _ = writeln!(
             out,
@@ -590,6 +593,12 @@ fn risks_markdown(r: &Risks, env: &str) -> String {
         })
         .collect();
     bullets(&mut out, "Servers that start differently", starts, env);
+    let gitops = r
+        .gitops
+        .iter()
+        .map(|g| format!("⚠️ {}", g.message()))
+        .collect();
+    bullets(&mut out, "Argo CD project and application", gitops, env);
 
     let teams = &r.totals.teams;
     if !teams.is_empty() {

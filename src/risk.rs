@@ -20,6 +20,8 @@ pub struct Risks {
     pub node_ports: Vec<NodePortMove>,
     pub images: Vec<ImageChange>,
     pub starts: Vec<StartChange>,
+    /// The AppProject and Application that decide what Argo CD deploys, where.
+    pub gitops: Vec<GitopsChange>,
     pub totals: Totals,
 }
 
@@ -31,6 +33,41 @@ impl Risks {
             && self.node_ports.is_empty()
             && self.images.is_empty()
             && self.starts.is_empty()
+            && self.gitops.is_empty()
+    }
+}
+
+/// An Argo CD AppProject or Application added, removed or changed: whatever changes in them
+/// changes what Argo CD may deploy where, and how it syncs (docs/security.md).
+#[derive(Clone, Debug, Serialize)]
+pub struct GitopsChange {
+    pub object: ObjectId,
+    pub change: Change,
+    /// The changed fields under `spec` (`spec.destinations`); empty when added or removed.
+    pub fields: Vec<String>,
+}
+
+impl GitopsChange {
+    pub fn message(&self) -> String {
+        let why = match self.object.kind.as_str() {
+            "AppProject" => {
+                "it decides which namespaces, kinds and repositories Argo CD may deploy"
+            }
+            _ => "it decides what Argo CD syncs, where, and which differences it ignores",
+        };
+        match self.change {
+            Change::Added => format!("{} added: {why}", self.object),
+            Change::Removed => format!("{} removed: {why}", self.object),
+            Change::Changed => format!(
+                "{} changes {}: {why}",
+                self.object,
+                if self.fields.is_empty() {
+                    "its metadata".to_owned()
+                } else {
+                    self.fields.join(", ")
+                }
+            ),
+        }
     }
 }
 
@@ -188,6 +225,18 @@ pub fn assess(old: &Snapshot, new: &Snapshot, pools: &BTreeMap<String, GpuPool>)
             }
             "Role" | "ClusterRole" => rules(id, o, n, &mut risks.rbac),
             "RoleBinding" | "ClusterRoleBinding" => subjects(id, o, n, &mut risks.rbac),
+            "AppProject" | "Application" => risks.gitops.push(GitopsChange {
+                object: id.clone(),
+                change: match (o, n) {
+                    (None, _) => Change::Added,
+                    (_, None) => Change::Removed,
+                    _ => Change::Changed,
+                },
+                fields: match (o, n) {
+                    (Some(o), Some(n)) => changed_keys(o.get("spec"), n.get("spec"), &[]),
+                    _ => Vec::new(),
+                },
+            }),
             _ => {}
         }
         if let (Some(o), Some(n)) = (o, n) {
@@ -795,6 +844,39 @@ mod tests {
     }
 
     const PVC: &str = "kind: PersistentVolumeClaim\nmetadata: {name: models, namespace: mlops, annotations: {argocd.argoproj.io/sync-options: 'Prune=false,Delete=false'}}\nspec: {accessModes: [ReadOnlyMany], resources: {requests: {storage: 100Gi}}}\n";
+
+    const PROJECT: &str = "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {name: notebooks-prod, namespace: argocd}\nspec: {sourceRepos: [r], destinations: [{server: s, namespace: a}], clusterResourceWhitelist: [{group: '', kind: Namespace}]}\n";
+
+    #[test]
+    fn any_change_to_the_app_project_or_application_is_a_risk() {
+        let widened = PROJECT.replace(
+            "kind: Namespace}",
+            "kind: Namespace}, {group: rbac.authorization.k8s.io, kind: ClusterRoleBinding}",
+        );
+        let r = assess(
+            &snap(&[("p.yaml", PROJECT)]),
+            &snap(&[("p.yaml", &widened)]),
+            &BTreeMap::new(),
+        );
+        assert_eq!(r.gitops.len(), 1);
+        assert_eq!(
+            r.gitops[0].message(),
+            "argocd AppProject/notebooks-prod changes spec.clusterResourceWhitelist: it decides which namespaces, kinds and repositories Argo CD may deploy"
+        );
+        assert!(!r.is_empty());
+        let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: notebooks-prod, namespace: argocd}\nspec: {project: notebooks-prod}\n";
+        let r = assess(&snap(&[]), &snap(&[("a.yaml", app)]), &BTreeMap::new());
+        assert_eq!(
+            r.gitops[0].message(),
+            "argocd Application/notebooks-prod added: it decides what Argo CD syncs, where, and which differences it ignores"
+        );
+        let r = assess(
+            &snap(&[("a.yaml", app)]),
+            &snap(&[("a.yaml", app)]),
+            &BTreeMap::new(),
+        );
+        assert!(r.gitops.is_empty(), "unchanged: no risk");
+    }
 
     #[test]
     fn a_removed_claim_is_data_at_risk() {
