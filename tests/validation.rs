@@ -1304,3 +1304,89 @@ error: role `train` asks for shmSize 10Gi, more than half of its memory 16Gi
 "#,
     );
 }
+
+// ---- cluster.network ----
+
+/// `BASE` with a `cluster.network` block (the given YAML lines, indented under it) after line 6.
+fn network(lines: &str) -> String {
+    let block: String = lines.lines().map(|l| format!("    {l}\n")).collect();
+    edit(&[(
+        "  nodePortRange: 30000-30099\n",
+        &format!("  nodePortRange: 30000-30099\n  network:\n{block}"),
+    )])
+}
+
+#[test]
+fn an_address_range_with_host_bits_says_how_to_write_it() {
+    check(
+        &network("clusterCIDRs: [10.0.0.1/8]"),
+        r#"
+error: `10.0.0.1/8` is not an address range
+ --> environments/test.yaml:8:20
+  |
+8 |     clusterCIDRs: [10.0.0.1/8]
+  |                    ^^^^^^^^^^
+  = help: the address has bits set beyond the /8 prefix: write the range's first address, or /32 (/128) for one host
+"#,
+    );
+}
+
+#[test]
+fn internet_egress_needs_the_cluster_ranges() {
+    check(
+        &network("egress:\n  - {internet: true, ports: [443]}"),
+        r#"
+error: egress to the internet needs cluster.network.clusterCIDRs
+ --> environments/test.yaml:9:20
+  |
+9 |       - {internet: true, ports: [443]}
+  |                    ^^^^
+  = help: list the cluster's pod, service and node ranges in clusterCIDRs, so that `internet` can leave them out (other teams' pods and the API server must stay out of reach)
+"#,
+    );
+}
+
+#[test]
+fn the_metadata_address_is_never_a_destination() {
+    check(
+        &network("egress:\n  - {cidr: 169.254.169.254/32}"),
+        r#"
+error: egress to `169.254.169.254/32` is the cloud metadata service
+ --> environments/test.yaml:9:16
+  |
+9 |       - {cidr: 169.254.169.254/32}
+  |                ^^^^^^^^^^^^^^^^^^
+  = help: notebook pods may never reach the metadata address: it hands out the node's credentials. Remove this entry
+"#,
+    );
+}
+
+#[test]
+fn node_port_clients_may_not_overlap_the_cluster() {
+    check(
+        &network("clusterCIDRs: [10.0.0.0/8]\nnodePort: {clientCIDRs: [10.10.0.0/16]}"),
+        r#"
+error: client range `10.10.0.0/16` overlaps the cluster range `10.0.0.0/8`
+ --> environments/test.yaml:9:30
+  |
+9 |     nodePort: {clientCIDRs: [10.10.0.0/16]}
+  |                              ^^^^^^^^^^^^
+  = help: NodePort clients come from outside the cluster; a range that overlaps the pod or node ranges would admit other namespaces' pods to the notebooks. Name only the ranges users connect from
+"#,
+    );
+}
+
+#[test]
+fn an_egress_entry_names_one_destination() {
+    check(
+        &network("clusterCIDRs: [10.0.0.0/8]\negress:\n  - {cidr: 10.30.0.7/32, internet: true}"),
+        r#"
+error: an egress entry needs exactly one of `cidr` or `internet: true`
+  --> environments/test.yaml:10:9
+   |
+10 |       - {cidr: 10.30.0.7/32, internet: true}
+   |         ^
+   = help: write `{cidr: 10.30.0.7/32, ports: [3128]}` for one destination, or `{internet: true, ports: [443]}` for everything outside the cluster
+"#,
+    );
+}

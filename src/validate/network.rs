@@ -39,7 +39,21 @@ impl Cx<'_> {
                     "list the address ranges users connect from (e.g. the office or VPN range), or remove nodePort to expose the servers through Ingress only",
                 );
             }
-            self.cidrs(&at, &n.client_cidrs)
+            let clients = self.cidrs(&at, &n.client_cidrs);
+            for (i, text) in n.client_cidrs.iter().enumerate() {
+                let Some(client) = Cidr::parse(text) else { continue };
+                if let Some(cluster) = cluster_cidrs
+                    .iter()
+                    .find(|c| c.contains(&client) || client.contains(c))
+                {
+                    self.error(
+                        &format!("{at}/{i}"),
+                        format!("client range `{client}` overlaps the cluster range `{cluster}`"),
+                        "NodePort clients come from outside the cluster; a range that overlaps the pod or node ranges would admit other namespaces' pods to the notebooks. Name only the ranges users connect from",
+                    );
+                }
+            }
+            clients
         });
         let mut egress = Vec::new();
         for (i, e) in raw.egress.iter().enumerate() {
