@@ -7,6 +7,7 @@ Usage: harness.py [options] OUT_ENV_DIR...      (e.g. out/prod out/staging)
 Run as root, with the venv's python (it needs requests, websocket-client, PyYAML).
 """
 import argparse
+import fcntl
 import ast
 import base64
 import concurrent.futures
@@ -1300,6 +1301,15 @@ def main():
         sys.exit("harness.py must run as root (bwrap, netns, chown)")
     args.venv = os.path.abspath(args.venv)
     os.makedirs(args.state, exist_ok=True)
+    # One run at a time on a machine: runs share the network namespace names, the 10.233.N.0/30
+    # addresses and the persistent claims. A second run waits here (the kernel drops the lock
+    # when a run dies, however it dies).
+    lock = open(os.path.join(os.path.dirname(os.path.abspath(args.state)), "pod-harness.lock"), "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("waiting for another pod harness run on this machine to finish...", flush=True)
+        fcntl.flock(lock, fcntl.LOCK_EX)
     os.chmod(args.state, 0o755)
     for d in ("claims", "nfs"):
         os.makedirs(os.path.join(args.state, d), exist_ok=True)
