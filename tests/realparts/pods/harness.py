@@ -315,7 +315,8 @@ class Volumes:
             return d, "nfs"
         d = os.path.join(self.state_dir, "claims", self.ctx.tree.key, self.ctx.namespace, claim)
         if not os.path.isdir(d):
-            os.makedirs(d)
+            # two pods of one namespace may share a claim and start at once (dev's `scratch`)
+            os.makedirs(d, exist_ok=True)
             os.chmod(d, 0o755)
         return d, "block"
 
