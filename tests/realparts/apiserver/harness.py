@@ -28,7 +28,9 @@ sys.path.insert(0, HERE)
 import access  # noqa: E402
 import crds  # noqa: E402
 import skew  # noqa: E402
+import fixtures  # noqa: E402
 import spec as specmod  # noqa: E402
+import targets  # noqa: E402
 from cluster import Cluster, ClusterError  # noqa: E402
 
 MISSING = object()
@@ -206,6 +208,7 @@ def run_env(env, env_out, env_spec, apiserver, args):
     rep = Report(env)
     spec = specmod.load_env(os.path.dirname(env_spec), os.path.splitext(os.path.basename(env_spec))[0])
     objects = read_objects(env_out)
+    mode = targets.mode(spec, objects)
     lo, hi = specmod.node_port_range(spec)
     port_range = (min(20000, lo), max(32767, hi))
     t0 = time.monotonic()
@@ -213,12 +216,23 @@ def run_env(env, env_out, env_spec, apiserver, args):
           f"kube-apiserver {skew.SERVER_VERSION} (NodePorts {port_range[0]}-{port_range[1]})", flush=True)
     with Cluster(apiserver, node_port_range=port_range, feature_gates=skew.FEATURE_GATES,
                  keep_dir=args.keep) as c:
-        print(f"    ready in {time.monotonic() - t0:.1f}s at {c.url}", flush=True)
+        print(f"    ready in {time.monotonic() - t0:.1f}s at {c.url}"
+              + (f"; target {mode} (targets.py)" if mode else ""), flush=True)
         disc = Discovery(c)
-        create_all(c, disc, objects, rep)
+        create_all(c, disc, objects, rep, mode)
+        if mode:
+            agg = targets.aggregate(c)
+            print(f"    aggregated by hand (no controller-manager): "
+                  + ", ".join(f"{k} {v} rules" for k, v in agg.items() if k.startswith(("kubeflow-", "admin", "edit", "view"))),
+                  flush=True)
         if not args.no_access:
-            check_model(spec, objects, rep)
-            check_access(c, spec, rep, args)
+            if mode:
+                sp = targets.check_model(mode, spec, objects, rep)
+                targets.check_bindings(mode, c, spec, sp, rep)
+                check_access_targets(c, spec, sp, rep, args)
+            else:
+                check_model(spec, objects, rep)
+                check_access(c, spec, rep, args)
     dt = time.monotonic() - t0
     for (k, p), n in sorted(rep.skew_used.items()):
         print(f"    skew allowance used {n}x: {k} {p}")
@@ -278,7 +292,7 @@ def create_one(c, disc, rel, obj, rep, cat, schema):
 args_verbose = False
 
 
-def create_all(c, disc, objects, rep):
+def create_all(c, disc, objects, rep, mode=None):
     namespaces = [(r, o) for r, o in objects if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"]
     names = {(o.get("metadata") or {}).get("name") for _, o in namespaces}
     # A cluster with Argo CD has its namespace already (nbgen does not render it).
@@ -298,9 +312,37 @@ def create_all(c, disc, objects, rep):
             rep.fail("crd", f"{f}: refused ({code}): {got.get('message', got)}")
             continue
         wait_established(c, crd["metadata"]["name"], rep, f)
+    # the Kubeflow/OpenShift targets' CRDs, by the API groups out/<env>/ uses (crds.py)
+    for label, crd, changes in crds.load_targets(objects):
+        kinds = collections.Counter(what.split(" (")[0] for _p, what, _why in changes)
+        print(f"    CRD {crd['metadata']['name']} from {label}"
+              + (": " + "; ".join(f"{n}x {k}" for k, n in kinds.items()) if changes else ""))
+        if args_verbose:
+            for p, what, why in changes:
+                print(f"      {p}: {what} ({why})")
+        code, got = c.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+        if code != 201:
+            rep.fail("crd", f"{label}: refused ({code}): {got.get('message', got)}")
+            continue
+        wait_established(c, crd["metadata"]["name"], rep, label)
+    # the platform's own ClusterRoles (aggregated by hand later, targets.aggregate)
+    for label, role in targets.platform_roles(mode):
+        code, got = c.post("/apis/rbac.authorization.k8s.io/v1/clusterroles", role)
+        if code != 201:
+            rep.fail("platform", f"{label}: ClusterRole {role['metadata']['name']} refused: {got.get('message')}")
     rest = [(r, o) for r, o in objects if (r, o) not in namespaces]
     rest.sort(key=lambda ro: (wave(ro[1]), ro[0]))
     schema = Schema(c)  # again: now with the CRDs
+    if mode == "kubeflow":
+        # Profiles first, then what the profile-controller would make of each (its namespace,
+        # the owner's RoleBinding): a stand-in, as this setup runs no controller
+        profiles = [(r, o) for r, o in rest if o.get("kind") == "Profile" and targets.group_of(o.get("apiVersion", "")) == "kubeflow.org"]
+        rendered_ns = {(o.get("metadata") or {}).get("name"): o for _, o in namespaces}
+        for rel, o in profiles:
+            if create_one(c, disc, rel, o, rep, "create", schema) is not None:
+                for msg in targets.profile_controller(c, o, rendered_ns):
+                    rep.fail("profile-controller", msg)
+        rest = [ro for ro in rest if ro not in profiles]
     for rel, o in rest:
         create_one(c, disc, rel, o, rep, "create", schema)
 
@@ -352,6 +394,25 @@ def check_access(c, spec, rep, args):
             print(f"      {n:5d}  expected {exp:7s}  {sec}")
 
 
+def check_access_targets(c, spec, sp, rep, args):
+    cases, subjects = targets.build_cases(spec, sp, args.target_cases, access.Subject, access.Case,
+                                          access.expand, access.ALLOWED, access.DENIED, access.outsider)
+    print(f"    {len(cases)} access cases ({os.path.basename(args.target_cases)}) for {len(subjects)} subjects", flush=True)
+    tally = collections.Counter()
+    for case in cases:
+        got, reason = access.review(c, case)
+        if got == case.expect:
+            rep.ok("access")
+        else:
+            tally[(case.section, case.expect)] += 1
+            rep.fail("access", f"{case.subject.label()}: {case.what()}: expected {case.expect}, got {got}"
+                               f"  [{case.section}]" + (f"  ({reason})" if reason else ""))
+    if tally:
+        print(f"    access failures by case section:")
+        for (sec, exp), n in sorted(tally.items()):
+            print(f"      {n:5d}  expected {exp:7s}  {sec}")
+
+
 # --- main ---------------------------------------------------------------------------------------
 def main():
     global args_verbose
@@ -361,6 +422,7 @@ def main():
     ap.add_argument("--out", help="the out/ directory (default: ROOT/out)")
     ap.add_argument("--environments", help="the spec directory (default: ROOT/environments)")
     ap.add_argument("--cases", default=os.path.join(HERE, "access-cases.yaml"))
+    ap.add_argument("--target-cases", default=os.path.join(HERE, "access-cases-targets.yaml"))
     ap.add_argument("--no-access", action="store_true", help="only the creation check")
     ap.add_argument("--keep", action="store_true", help="keep each cluster's temp dir (logs)")
     ap.add_argument("-v", "--verbose", action="store_true", help="also print tolerated differences")
@@ -384,7 +446,7 @@ def main():
             return 2
         try:
             p, f = run_env(env, env_out, env_spec, args.apiserver, args)
-        except (ClusterError, OSError, ValueError, RuntimeError, specmod.SpecError) as e:
+        except (ClusterError, OSError, ValueError, RuntimeError, specmod.SpecError, fixtures.FixtureMissing) as e:
             print(f"harness: {env}: could not run: {e}", file=sys.stderr)
             traceback.print_exc()
             return 2

@@ -316,7 +316,8 @@ class Volumes:
             return d, "nfs"
         d = os.path.join(self.state_dir, "claims", self.ctx.tree.key, self.ctx.namespace, claim)
         if not os.path.isdir(d):
-            os.makedirs(d)
+            # two pods of one namespace may share a claim and start at once (dev's `scratch`)
+            os.makedirs(d, exist_ok=True)
             os.chmod(d, 0o755)
         return d, "block"
 
@@ -935,6 +936,21 @@ class Kernel:
             pass
 
 
+def run_as_openshift(ctx, spec):
+    """--run-as UID:GID[:FSGROUP]: run the pod as OpenShift's SCC admission would: an arbitrary uid
+    from the project's block (pod and container runAsUser replaced), gid GID (default 0: the
+    image's group for a uid with no passwd entry), fsGroup from the manifest if set (an admitted
+    pod's is in range), else FSGROUP, else UID (restricted-v2 assigns the block's first)."""
+    parts = [int(x) for x in spec.split(":")]
+    uid, gid = parts[0], (parts[1] if len(parts) > 1 else 0)
+    ps = ctx.spec.setdefault("securityContext", {})
+    fsg = ps.get("fsGroup", parts[2] if len(parts) > 2 else uid)
+    ps["runAsUser"], ps["runAsGroup"], ps["fsGroup"] = uid, gid, fsg
+    cs = ctx.container.get("securityContext") or {}
+    for k in ("runAsUser", "runAsGroup"):
+        cs.pop(k, None)
+
+
 # ---- the two kinds of pod test -------------------------------------------------------------------
 
 class Harness:
@@ -971,6 +987,8 @@ class Harness:
 
     def pod_setup(self, tree, obj, label, secrets_):
         ctx = PodContext(tree, obj, secrets_)
+        if self.args.run_as:
+            run_as_openshift(ctx, self.args.run_as)
         run_dir = os.path.join(self.work, re.sub(r"[^A-Za-z0-9_.-]", "_", label))
         os.makedirs(run_dir, exist_ok=True)
         os.chmod(run_dir, 0o755)
@@ -1296,6 +1314,9 @@ def main():
     ap.add_argument("--work", default=None, help="per-run scratch dir (default: a new temp dir, removed at exit)")
     ap.add_argument("--parallel", type=int, default=2, help="pods run at a time")
     ap.add_argument("--only", action="append", default=[], help="only workloads whose name matches this glob")
+    ap.add_argument("--run-as", default=None, metavar="UID:GID[:FSGROUP]",
+                    help="run every pod as OpenShift would (e.g. 1000680000:0, the uid tests/realparts/scc assigns); "
+                         "fsGroup defaults to UID, as restricted-v2 assigns the project's first")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("harness.py must run as root (bwrap, netns, chown)")
