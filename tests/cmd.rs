@@ -155,12 +155,14 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 #[test]
-fn the_documented_ci_workflow_is_the_shipped_one() {
+fn the_documented_ci_workflows_are_the_shipped_ones() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let doc = fs::read_to_string(root.join("docs/review.md")).unwrap();
-    let workflow = fs::read_to_string(root.join("docs/nbgen-review.yml")).unwrap();
-    assert!(
-        doc.contains(&format!("```yaml\n{workflow}```")),
-        "docs/review.md must show docs/nbgen-review.yml verbatim"
-    );
+    for file in ["docs/nbgen-review.yml", "docs/nbgen-review-comment.yml"] {
+        let workflow = fs::read_to_string(root.join(file)).unwrap();
+        assert!(
+            doc.contains(&format!("```yaml\n{workflow}```")),
+            "docs/review.md must show {file} verbatim"
+        );
+    }
 }
