@@ -6,6 +6,8 @@
 # Usage (as root, from anywhere): bash .ci/pod-harness.sh [EXTRA_OUT_ENV_DIR...]
 #   runs over out/<env>/ for each environments/<env>.yaml, plus the directories given.
 # Env: NBGEN_CACHE (default ~/.cache/nbgen): the venv and the persistent claims live there.
+#      NBGEN_REALPARTS_FIXTURES, NBGEN_REALPARTS_CACHE, NBGEN_MIRROR: where the upstream image
+#      scripts are looked up (tests/realparts/README.md).
 #      POD_HARNESS_PARALLEL (default 2), POD_HARNESS_ONLY (a workload-name glob).
 set -euo pipefail
 
@@ -49,6 +51,12 @@ fi
 # the sandbox user (uid 1000) reads the venv through its bind mount; the mount point's parents are
 # made by the harness, but the files themselves must be world-readable
 chmod -R a+rX "$venv"
+
+# ---- upstream startup scripts of the stand-in images: never committed; tests/realparts/fixtures.py
+# looks them up outside the clone ($NBGEN_REALPARTS_FIXTURES, ../shared/realparts-fixtures, the cache
+# $NBGEN_REALPARTS_CACHE filled from git mirrors under $NBGEN_MIRROR), else the harness uses nbgen's
+# own stand-ins; it says which (tests/realparts/README.md)
+/usr/bin/python3 tests/realparts/fixtures.py guard
 
 # ---- which environments
 dirs=()

@@ -24,6 +24,7 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))  # tests/realparts: fixtures.py
 
 import access  # noqa: E402
 import crds  # noqa: E402
@@ -439,6 +440,11 @@ def main():
         return 2
     total_p = total_f = 0
     results = []
+    try:
+        print(crds.argocd_status()[1])
+    except (fixtures.FixtureMissing, fixtures.FixtureConfigError) as e:
+        print(f"harness: could not run: {e}", file=sys.stderr)
+        return 2
     for env in envs:
         env_out, env_spec = os.path.join(out, env), os.path.join(envdir, f"{env}.yaml")
         if not os.path.isdir(env_out) or not os.path.isfile(env_spec):
@@ -446,7 +452,7 @@ def main():
             return 2
         try:
             p, f = run_env(env, env_out, env_spec, args.apiserver, args)
-        except (ClusterError, OSError, ValueError, RuntimeError, specmod.SpecError, fixtures.FixtureMissing) as e:
+        except (ClusterError, OSError, ValueError, RuntimeError, specmod.SpecError, fixtures.FixtureMissing, fixtures.FixtureConfigError) as e:
             print(f"harness: {env}: could not run: {e}", file=sys.stderr)
             traceback.print_exc()
             return 2

@@ -36,6 +36,8 @@ import websocket
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # tests/realparts: fixtures.py
+import fixtures  # noqa: E402
 
 # ---- assumptions that nbgen's docs tell users (change them here, in one place) -----------------
 # How the stand-in NFS exports are prepared: the kubelet applies no fsGroup to NFS volumes, so the
@@ -156,6 +158,28 @@ class Images:
         self.rules = data["images"]
         self.families = data["families"]
         self.venv = venv
+        # A family's `upstream` (a tests/realparts/fixtures.py source: the image's own startup
+        # files, by their path in the image) is laid over its `files` when found; else its
+        # `standin` (nbgen's own files under images/, written after the image's documented
+        # behaviour). Decided once per run, and said.
+        self.upstream = {}   # family -> {path in the image: verified host path}
+        self.origin = {}     # family -> one line for the output
+        for name, fam in self.families.items():
+            src = fam.get("upstream")
+            if not src:
+                continue
+            what = fam.get("upstream_what", "upstream files")
+            try:
+                found = fixtures.available(src)
+            except fixtures.FixtureConfigError as e:
+                raise SystemExit("pod harness: could not run: %s" % e)
+            if found:
+                self.upstream[name] = {n: fixtures.path(src, n) for n in fixtures.SOURCES[src]["files"]
+                                       if not os.path.basename(n).startswith("LICENSE")}
+                self.origin[name] = "%s stand-in: %s (%s)" % (name, what, fixtures.describe(src))
+            else:
+                self.origin[name] = ("%s stand-in: nbgen's behavioural stand-in, images/%s/ (%s %s not found: "
+                                     "see tests/realparts/README.md)" % (name, fam["standin"], what, fixtures.origin(src)))
 
     def family_of(self, image):
         for r in self.rules:
@@ -556,13 +580,23 @@ class Pod:
                 dst = os.path.normpath(os.path.join(layer, rel))
                 os.makedirs(dst, exist_ok=True)
                 for f in files:
-                    if rel == "." and (f.startswith("LICENSE") or f == "SOURCE.md"):
+                    if rel == "." and f.endswith(".md"):
                         continue
                     if f == ".keep":
                         continue
                     shutil.copy2(os.path.join(root, f), os.path.join(dst, f))
         copy(os.path.join(HERE, "images", "common"))
         copy(os.path.join(HERE, "images", self.family["files"]))
+        if self.family_name in self.images.upstream:
+            # upstream's files, by their path in the image; executable as in the image (the copies
+            # found may have lost their mode)
+            for rel, src in sorted(self.images.upstream[self.family_name].items()):
+                dst = os.path.join(layer, rel)
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                shutil.copyfile(src, dst)
+                os.chmod(dst, 0o755)
+        elif self.family.get("standin"):
+            copy(os.path.join(HERE, "images", self.family["standin"]))
         etc = os.path.join(layer, "etc")
         with open(os.path.join(etc, "hostname"), "w") as fh:
             fh.write(self.ctx.pod_name + "\n")
@@ -958,6 +992,8 @@ class Harness:
         self.args = args
         self.results = results
         self.images = Images(os.path.join(HERE, "images.yaml"), args.venv)
+        for line in self.images.origin.values():
+            say(line)
         self.state_dir = args.state
         self.work = args.work
         self.run_id = "%d-%s" % (int(time.time()), secrets.token_hex(3))

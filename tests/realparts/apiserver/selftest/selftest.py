@@ -24,6 +24,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 HARNESS = os.path.join(HERE, "..", "harness.py")
 sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(HERE, "..", ".."))  # tests/realparts: fixtures.py
 
 import spec as specmod  # noqa: E402
 
@@ -34,6 +35,7 @@ def check(cond, msg):
     print(("  ok   " if cond else "  FAIL ") + msg)
     if not cond:
         failures.append(msg)
+    return cond
 
 
 def unit():
@@ -89,10 +91,14 @@ def targets_selftest(apiserver):
     missing = [s for s in ("kubeflow-notebooks", "kubeflow-dashboard", "kubeflow-manifests", "istio", "openshift-api")
                if not fixtures.available(s)]
     if missing:
-        # The upstream files are not in this repository (fixtures.py says where they are looked for).
+        # The upstream files are not in this repository (tests/realparts/fixtures.py says where they
+        # are looked up). Without kubeflow/manifests' ClusterRoles the target's access model cannot be
+        # asked (nbgen has no stand-in for them), and with stand-in CRDs the schema holes below
+        # cannot show; the target is not rendered by nbgen yet.
         check(os.environ.get("NBGEN_REQUIRE_TARGET_FIXTURES", "0") == "0",
               f"upstream fixtures missing: {missing} (NBGEN_REQUIRE_TARGET_FIXTURES=1 makes this a failure)")
-        print("  SKIP the Kubeflow target self-test: upstream fixtures not found (see fixtures.py)")
+        print(f"  SKIP the Kubeflow target self-test: upstream files of {', '.join(missing)} not found "
+              "(see tests/realparts/README.md; nbgen renders no Kubeflow target yet)")
         return
     rc, out = run(apiserver, root)
     last = out.splitlines()[-1] if out else "(no output)"
@@ -133,6 +139,47 @@ def targets_selftest(apiserver):
         check(not unexplained, "no other failures" + "".join(f"\n         {ln}" for ln in unexplained))
         check("spec.culling: sent" in out, "the pruned Notebook field is named (spec.culling)")
         check(rc == 1, f"harness exit 1 (got {rc})")
+
+
+def standins_selftest(apiserver):
+    """nbgen's stand-in CRDs (crds.STANDINS, used when upstream's are not found) load on 1.20, are
+    Established, and take an object of each kind in its place, spec kept as sent; checked on every
+    machine, whether upstream's files are found or not."""
+    import time
+
+    import crds
+    from cluster import Cluster
+
+    print("==> nbgen's stand-in CRDs (used when upstream's are not found): load and take objects")
+    with Cluster(apiserver) as c:
+        code, got = c.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "st"}})
+        check(code == 201, f"namespace st created ({code})")
+        for key, make in crds.STANDINS.items():
+            crd = make()
+            name = crd["metadata"]["name"]
+            code, got = c.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+            if not check(code == 201, f"stand-in for {key[0]}/{key[1]}: CRD {name} created ({code}"
+                           + (f": {got['message']})" if got.get("message") else ")")):
+                continue
+            ok = False
+            for _ in range(100):
+                _code, got = c.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+                conds = {x["type"]: x["status"] for x in (got.get("status") or {}).get("conditions") or []}
+                if conds.get("Established") == "True":
+                    ok = True
+                    break
+                time.sleep(0.3)
+            check(ok, f"CRD {name} Established")
+            spec = crd["spec"]
+            for v in spec["versions"]:
+                obj = {"apiVersion": f"{spec['group']}/{v['name']}", "kind": spec["names"]["kind"],
+                       "metadata": {"name": f"x-{v['name']}"}, "spec": {"any": {"nested": [1, "two"]}, "n": 3}}
+                base = f"/apis/{spec['group']}/{v['name']}"
+                if spec["scope"] == "Namespaced":
+                    base += "/namespaces/st"
+                code, got = c.post(f"{base}/{spec['names']['plural']}", obj)
+                check(code == 201 and got.get("spec") == obj["spec"],
+                      f"{obj['apiVersion']} {obj['kind']} ({spec['scope']}) created, spec kept ({code})")
 
 
 def main():
@@ -207,6 +254,7 @@ def main():
         # 3 members x 2 other members' pods, plus lab-readers on all 3 pods
         check(n_exec == 3 * 2 + 3, f"exec hole: {n_exec} failures (expected 9)")
 
+    standins_selftest(args.apiserver)
     targets_selftest(args.apiserver)
 
     print(f"\nselftest: {'FAILED: ' + str(len(failures)) if failures else 'all passed'}")
