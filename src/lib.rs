@@ -6,40 +6,27 @@
 //! argocd) → objects → emit → Tree`, all pure; then `output` writes the tree (or a diff compares
 //! it).
 
-pub mod argocd;
-pub mod check;
 pub mod diagnostic;
-pub mod diff;
 pub mod emit;
 pub mod expand;
-pub mod extras;
-pub mod git;
-pub mod graph;
-pub mod layer;
-pub mod manifest;
+pub mod input;
 pub mod model;
-pub mod nodeport;
+pub mod object;
 pub mod output;
 pub mod parallel;
 pub mod project;
 pub mod report;
 pub mod review;
-pub mod risk;
-pub mod schedule;
-pub mod schema;
-pub mod snapshot;
 pub mod source;
 pub mod spec;
-pub mod start;
 pub mod validate;
-pub mod yaml;
 
 use diagnostic::Diagnostic;
-use extras::Templates;
-use layer::{Layer, Merged};
-use nodeport::ServerKey;
+use expand::extras::Templates;
+use input::layer::{self, Layer, Merged};
 use source::SourceFile;
 use std::collections::BTreeMap;
+use validate::nodeport::ServerKey;
 
 /// A rendered environment: the model, its files, and the warnings found on the way.
 #[derive(Debug)]
@@ -89,17 +76,17 @@ pub fn render_merged(
     let mut tree = emit::teams(&env, |team| {
         let mut objects = expand::team_objects(&env, team);
         if argo.is_some() {
-            objects.iter_mut().for_each(argocd::annotate_wave);
+            objects.iter_mut().for_each(expand::argocd::annotate_wave);
         }
         objects
     })
     .map_err(duplicate)?;
-    let mut extra = extras::render(&env, templates, &merged.positions, &tree)
+    let mut extra = expand::extras::render(&env, templates, &merged.positions, &tree)
         .map_err(|errors| [errors, checked.warnings.clone()].concat())?;
     extra.extend(expand::environment_objects(&env));
     if let Some(argo) = argo {
-        extra.iter_mut().for_each(argocd::annotate_wave);
-        let own = argocd::objects(&env, argo, &extra);
+        extra.iter_mut().for_each(expand::argocd::annotate_wave);
+        let own = expand::argocd::objects(&env, argo, &extra);
         extra.extend(own);
     }
     emit::add(&mut tree, &env, &extra).map_err(duplicate)?;

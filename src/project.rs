@@ -2,12 +2,12 @@
 //! previous output, and runs the pipeline on them. The I/O edge before the pure pipeline.
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::extras::Templates;
-use crate::layer::{self, Layer, Merged};
+use crate::expand::extras::Templates;
+use crate::input::layer::{self, Layer, Merged};
+use crate::input::yaml::MAX_SPEC_BYTES;
 use crate::output::{Lock, OutDir, OutputError, Summary};
 use crate::source::SourceFile;
 use crate::validate::template_path_problem;
-use crate::yaml::MAX_SPEC_BYTES;
 use crate::{Render, render_merged};
 use std::fs;
 use std::io;
@@ -178,7 +178,7 @@ impl Project {
     /// meant to be complete, and the environments built on it are what gets rendered.
     fn base_note(&self, env: &str, merged: &Merged) -> Option<Diagnostic> {
         // Only for a file that extends nothing and lacks a key a complete environment has.
-        let schema: serde_json::Value = serde_json::from_str(crate::schema::SCHEMA).ok()?;
+        let schema: serde_json::Value = serde_json::from_str(crate::input::schema::SCHEMA).ok()?;
         let required = schema.pointer("/else/required")?.as_array()?;
         let incomplete = required
             .iter()

@@ -3,17 +3,15 @@
 //! Each team's objects depend only on that team and on environment-wide settings, so a change
 //! to one team touches only that team's files.
 
-mod admission;
-mod job;
+pub mod argocd;
+pub mod extras;
+pub mod kubernetes;
 mod pod;
-pub(crate) mod server;
-mod storage;
-pub(crate) mod team;
 
-pub use admission::objects as environment_objects;
-pub use server::url_prefix;
+pub use kubernetes::admission::objects as environment_objects;
+pub use kubernetes::server::url_prefix;
+pub use kubernetes::team_objects;
 
-use crate::manifest::Object;
 use crate::model::{Env, Server, Team};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
@@ -33,21 +31,6 @@ pub const JOB: &str = "nbgen.io/job";
 pub const HOME: &str = "/home/jovyan";
 /// The port Jupyter listens on inside the container, and the Service's port.
 pub const NOTEBOOK_PORT: i32 = 8888;
-
-/// The objects of one team: namespace-wide ones, shared-volume claims, each server's, each job's.
-/// Every object nbgen renders itself belongs to exactly one team, so these, team by team, are
-/// the whole environment.
-pub fn team_objects(env: &Env, team: &Team) -> Vec<Object> {
-    let mut out = team::objects(env, team);
-    out.extend(storage::objects(env, team));
-    for s in &team.servers {
-        out.extend(server::objects(env, team, s));
-    }
-    for j in env.jobs.iter().filter(|j| j.team == team.name) {
-        out.extend(job::objects(env, team, j));
-    }
-    out
-}
 
 /// Labels every object carries.
 fn labels(env: &Env, team: &Team) -> BTreeMap<String, String> {

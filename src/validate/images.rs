@@ -5,9 +5,9 @@
 
 use super::{Cx, ptr};
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::model::start::{self, VALUES};
 use crate::model::{Image, Start};
 use crate::spec::{RawImage, RawSpec};
-use crate::start::{self, VALUES};
 use handlebars::RenderErrorReason;
 use std::collections::BTreeMap;
 

@@ -3,10 +3,10 @@
 //! server would refuse.
 
 use super::{Cx, MAX_NAME, ResolvedRole, Unit, ptr};
+use crate::input::yaml::escape;
 use crate::model::{Job, Quantity, Schedule, Team};
-use crate::schedule::{self, ScheduleError};
 use crate::spec::{RawJob, RawSpec};
-use crate::yaml::escape;
+use crate::validate::schedule::{self, ScheduleError};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 

@@ -3,13 +3,13 @@
 //! written.
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::layer::{self, Layer, Merged};
+use crate::input::layer::{self, Layer, Merged};
+use crate::input::schema::{self, display_path};
+use crate::input::yaml::{Positions, escape};
 use crate::model::*;
-use crate::nodeport::{self, PortError, ServerKey};
-use crate::schema::{self, display_path};
 use crate::source::SourceFile;
 use crate::spec::*;
-use crate::yaml::{Positions, escape};
+use nodeport::{PortError, ServerKey};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,6 +17,8 @@ mod gitops;
 mod images;
 mod jobs;
 mod network;
+pub mod nodeport;
+pub mod schedule;
 
 pub use gitops::{DEFAULT_ARGOCD_NAMESPACE, template_path_problem};
 

@@ -2,17 +2,20 @@
 //! gathers the render and the committed files (on disk or at a git revision), then hands them
 //! to the pure `diff`, `risk`, `check`, `graph` and `report` modules. Never writes a file.
 
-use crate::check::{self, Finding, Problem};
+pub mod check;
+pub mod diff;
+pub mod git;
+pub mod graph;
+pub mod risk;
+pub mod snapshot;
+
 use crate::diagnostic::Diagnostic;
-use crate::diff;
-use crate::git;
-use crate::graph;
 use crate::output::{MANIFEST, OutDir};
 use crate::project::{Failure, Project};
 use crate::report::{CheckReport, DiffReport, EnvCheck, Format, Status};
-use crate::risk;
-use crate::snapshot::Snapshot;
+use crate::review::snapshot::Snapshot;
 use crate::source::SourceFile;
+use check::{Finding, Problem};
 use std::fs;
 use std::path::Path;
 

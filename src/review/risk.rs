@@ -4,10 +4,10 @@
 //! the old and new objects themselves (parsed YAML), never from the spec, so it also sees
 //! hand-made objects. Pure: no I/O.
 
-use crate::diff::Change;
-use crate::manifest::ObjectId;
 use crate::model::{GpuPool, Quantity};
-use crate::snapshot::Snapshot;
+use crate::object::ObjectId;
+use crate::review::diff::Change;
+use crate::review::snapshot::Snapshot;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

@@ -9,8 +9,8 @@
 
 use crate::emit::Tree;
 use crate::expand::{SERVER, TEAM};
-use crate::nodeport::ServerKey;
 use crate::parallel;
+use crate::validate::nodeport::ServerKey;
 use k8s_openapi::api::core::v1::Service;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -456,7 +456,7 @@ pub fn safe_relative(rel: &str) -> bool {
 /// nbgen writes are small, and a huge one is not worth reading.
 fn read_regular(path: &Path) -> Option<String> {
     let m = fs::symlink_metadata(path).ok()?;
-    if !m.is_file() || m.len() > crate::yaml::MAX_SPEC_BYTES as u64 {
+    if !m.is_file() || m.len() > crate::input::yaml::MAX_SPEC_BYTES as u64 {
         return None;
     }
     fs::read_to_string(path).ok()

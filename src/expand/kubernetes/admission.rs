@@ -5,9 +5,9 @@
 //! (GA in Kubernetes 1.30) refuses any other count, so nobody can start a second copy of a GPU
 //! server past the reviewed spec. It is the environment's only object outside the teams.
 
-use super::{MANAGED_BY, PART_OF};
-use crate::manifest::Object;
+use crate::expand::{MANAGED_BY, PART_OF};
 use crate::model::Env;
+use crate::object::Object;
 use k8s_openapi::api::admissionregistration::v1::{
     MatchResources, NamedRuleWithOperations, ValidatingAdmissionPolicy,
     ValidatingAdmissionPolicyBinding, ValidatingAdmissionPolicyBindingSpec,

@@ -2,14 +2,14 @@
 //! with errors pointed at the offending line. Pure: no I/O.
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::yaml::Positions;
+use crate::input::yaml::Positions;
 use jsonschema::ValidationError;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 use std::sync::OnceLock;
 
 /// The schema text, as shipped in `schemas/`.
-pub const SCHEMA: &str = include_str!("../schemas/environment.schema.json");
+pub const SCHEMA: &str = include_str!("../../schemas/environment.schema.json");
 
 struct Compiled {
     schema: Value,
@@ -62,7 +62,7 @@ pub fn check(value: &Value, positions: &Positions) -> Vec<Diagnostic> {
                     .map(|m| m.keys().map(String::as_str).collect())
                     .unwrap_or_default();
                 for key in unexpected {
-                    let key_ptr = format!("{pointer}/{}", crate::yaml::escape(key));
+                    let key_ptr = format!("{pointer}/{}", crate::input::yaml::escape(key));
                     let help = match did_you_mean(key, known.iter().copied()) {
                         Some(close) => format!("did you mean `{close}`?"),
                         None if known.is_empty() => "remove it".to_owned(),
@@ -78,7 +78,7 @@ pub fn check(value: &Value, positions: &Positions) -> Vec<Diagnostic> {
             ValidationErrorKind::PropertyNames { error } => {
                 // The offending key is the inner error's instance; point at the key itself.
                 let key = error.instance().as_str().unwrap_or_default().to_owned();
-                let key_ptr = format!("{pointer}/{}", crate::yaml::escape(&key));
+                let key_ptr = format!("{pointer}/{}", crate::input::yaml::escape(&key));
                 let inner_path = error.schema_path().as_str();
                 let names = inner_path
                     .rfind('/')
@@ -265,7 +265,7 @@ pub fn failures(value: &Value) -> Failures {
             ValidationErrorKind::AdditionalProperties { unexpected } => out.unknown_keys.extend(
                 unexpected
                     .iter()
-                    .map(|k| format!("{at}/{}", crate::yaml::escape(k))),
+                    .map(|k| format!("{at}/{}", crate::input::yaml::escape(k))),
             ),
             _ => out.values.push(at.to_owned()),
         }

@@ -5,9 +5,9 @@
 //! the merged spec holds. Pure: `project` reads the files and follows `extends`.
 
 use crate::diagnostic::Diagnostic;
-use crate::schema::display_path;
+use crate::input::schema::display_path;
+use crate::input::yaml::{self, Positions, escape};
 use crate::source::{SourceFile, Span};
-use crate::yaml::{self, Positions, escape};
 use serde_json::Value;
 use std::collections::HashSet;
 

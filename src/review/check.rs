@@ -3,9 +3,9 @@
 //! Pure: it is handed the render, the files and the manifest; it reads and writes nothing.
 
 use crate::emit::Tree;
-use crate::manifest::ObjectId;
+use crate::object::ObjectId;
 use crate::output::{Listed, MANIFEST, digest, manifest_text};
-use crate::snapshot::Snapshot;
+use crate::review::snapshot::Snapshot;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -187,7 +187,9 @@ pub fn check(
             .map(|(id, _)| id)
             .or_else(|| {
                 snapshot.notes.iter().find_map(|n| match n {
-                    crate::snapshot::Note::Duplicate { path: p, id, .. } if p == path => Some(id),
+                    crate::review::snapshot::Note::Duplicate { path: p, id, .. } if p == path => {
+                        Some(id)
+                    }
                     _ => None,
                 })
             });

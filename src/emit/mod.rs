@@ -1,7 +1,7 @@
 //! Objects → file texts, one object per file, keyed by path under `out/<env>/`. Pure.
 
-use crate::manifest::{Object, ObjectId};
 use crate::model::{Env, Team};
+use crate::object::{Object, ObjectId};
 use crate::parallel;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;

@@ -1,8 +1,8 @@
 //! Two sets of objects (what is committed, what nbgen renders) → per-object changes with unified
 //! diffs. Objects are matched by identity, never by position or path. Pure: no I/O.
 
-use crate::manifest::ObjectId;
-use crate::snapshot::{Found, Note, Snapshot};
+use crate::object::ObjectId;
+use crate::review::snapshot::{Found, Note, Snapshot};
 use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
 use std::fmt::Write as _;

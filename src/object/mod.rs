@@ -2,7 +2,7 @@
 
 mod yaml_writer;
 
-use crate::argocd::{AppProject, Application};
+use crate::expand::argocd::{AppProject, Application};
 use k8s_openapi::api::admissionregistration::v1::{
     ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
 };

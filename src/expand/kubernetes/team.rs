@@ -3,9 +3,10 @@
 //! each member works only with the servers they control — their own in a perMember team, the
 //! team's otherwise — and no member may edit what runs the servers or create workloads.
 
-use super::{COMPONENT, NOTEBOOK_PORT, data_meta, labels, meta, server};
-use crate::manifest::Object;
+use super::server;
+use crate::expand::{COMPONENT, NOTEBOOK_PORT, data_meta, labels, meta};
 use crate::model::{Cidr, EgressTo, Env, Job, Peer, Server, Team, metadata_addresses};
+use crate::object::Object;
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, ResourceQuotaSpec};
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,

@@ -588,7 +588,7 @@ impl ser::Serializer for Key<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Object;
+    use crate::object::Object;
     use crate::project::Project;
     use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, PodSpec, Toleration};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -627,12 +627,14 @@ mod tests {
         let own = |team: &_| crate::expand::team_objects(env, team);
         let tree = crate::emit::teams(env, own).expect("no two objects share a file");
         let mut objects: Vec<Object> = env.teams.iter().flat_map(own).collect();
-        let extra = crate::extras::render(env, &templates, &merged.positions, &tree)
+        let extra = crate::expand::extras::render(env, &templates, &merged.positions, &tree)
             .expect("its templates render");
         objects.extend(extra);
         if let Some(argo) = &env.argocd {
-            objects.iter_mut().for_each(crate::argocd::annotate_wave);
-            let own = crate::argocd::objects(env, argo, &objects);
+            objects
+                .iter_mut()
+                .for_each(crate::expand::argocd::annotate_wave);
+            let own = crate::expand::argocd::objects(env, argo, &objects);
             objects.extend(own);
         }
         objects

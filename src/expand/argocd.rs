@@ -8,8 +8,8 @@
 //! the order they are declared.
 
 use crate::expand::{MANAGED_BY, PART_OF};
-use crate::manifest::{ARGOCD_DIR, Kind, Object, rendered_kinds};
 use crate::model::{ArgoCd, Env};
+use crate::object::{ARGOCD_DIR, Kind, Object, rendered_kinds};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde::ser::SerializeStruct;

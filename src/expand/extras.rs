@@ -7,10 +7,10 @@
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::emit::Tree;
 use crate::expand::{MANAGED_BY, PART_OF, ROLE, SERVER, TEAM, url_prefix};
-use crate::manifest::{Dynamic, Object, ObjectId};
+use crate::input::yaml::Positions;
 use crate::model::{Each, Env, Extra, Server, Team};
+use crate::object::{Dynamic, Object, ObjectId};
 use crate::source::Span;
-use crate::yaml::Positions;
 use handlebars::{
     Context, Handlebars, Helper, HelperDef, HelperResult, JsonTruthy, Output, RenderContext,
     RenderError, RenderErrorReason, Renderable,
@@ -490,7 +490,7 @@ fn object(
             "write each object as its own YAML document, separated by `---`",
         );
     }
-    if group == crate::argocd::GROUP {
+    if group == crate::expand::argocd::GROUP {
         return err(
             format!("is an Argo CD {kind}"),
             "nbgen renders the environment's Argo CD objects itself: see gitops.argocd in docs/argocd.md",

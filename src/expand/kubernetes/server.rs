@@ -6,11 +6,11 @@
 //! container's command line is its image's start convention's (`start.rs`); its token comes
 //! from the `<server>-token` Secret through `JUPYTER_TOKEN`, never the command line.
 
-use super::pod::{self, Workload};
-use super::{NOTEBOOK_PORT, SERVER, data_meta, meta, server_labels};
-use crate::manifest::Object;
+use crate::expand::pod::{self, Workload};
+use crate::expand::{NOTEBOOK_PORT, SERVER, data_meta, meta, server_labels};
+use crate::model::start;
 use crate::model::{Env, Family, Server, Start, Team};
-use crate::start;
+use crate::object::Object;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, PersistentVolumeClaim,

@@ -2,11 +2,11 @@
 //! terminal), Markdown for a pull-request comment, JSON for scripts (field names are an
 //! interface: see docs/review.md). Pure: builds strings, prints nothing.
 
-use crate::check::{Finding, Problem};
-use crate::diff::{Change, Diff, ObjectDiff};
-use crate::manifest::ObjectId;
-use crate::risk::{Resources, Risks, bytes_text, cpu_text};
-use crate::snapshot::Note;
+use crate::object::ObjectId;
+use crate::review::check::{Finding, Problem};
+use crate::review::diff::{Change, Diff, ObjectDiff};
+use crate::review::risk::{Resources, Risks, bytes_text, cpu_text};
+use crate::review::snapshot::Note;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -439,7 +439,7 @@ fn risks_text(r: &Risks) -> String {
     }
 }
 
-fn rbac_text(c: &crate::risk::RbacChange, q: impl Fn(&str) -> String) -> String {
+fn rbac_text(c: &crate::review::risk::RbacChange, q: impl Fn(&str) -> String) -> String {
     let verb = match (c.change, c.what) {
         (Change::Added, "subject") => "gains",
         (Change::Removed, "subject") => "loses",
@@ -458,7 +458,7 @@ fn rbac_text(c: &crate::risk::RbacChange, q: impl Fn(&str) -> String) -> String 
     }
 }
 
-fn port_text(m: &crate::risk::NodePortMove, q: impl Fn(&str) -> String) -> String {
+fn port_text(m: &crate::review::risk::NodePortMove, q: impl Fn(&str) -> String) -> String {
     let mut s = format!("{} port {}: ", q(&m.service.to_string()), m.port);
     match m.before {
         Some(b) => {

@@ -2,7 +2,7 @@
 //! rather than by path, so a renamed or hand-made file is still recognised. Pure: it is handed
 //! the files' texts (from `out/<env>/` on disk or from a git revision) and never reads anything.
 
-use crate::manifest::ObjectId;
+use crate::object::ObjectId;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

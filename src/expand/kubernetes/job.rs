@@ -2,10 +2,10 @@
 //! a Job (run once) or a CronJob (on a schedule) whose pod runs papermill as its role's servers
 //! run Jupyter. Pure. A job never gets a persistent home, a Service, or a way in from the network.
 
-use super::pod::{self, Workload};
-use super::{COMPONENT, JOB, ROLE, labels, meta};
-use crate::manifest::Object;
+use crate::expand::pod::{self, Workload};
+use crate::expand::{COMPONENT, JOB, ROLE, labels, meta};
 use crate::model::{Env, Job, Team};
+use crate::object::Object;
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job as K8sJob, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, EmptyDirVolumeSource, EnvVar, EnvVarSource,

@@ -1,9 +1,9 @@
 //! A team's claims on shared volumes: for an NFS volume a PersistentVolume (cluster-scoped,
 //! Retain, pre-bound to the team's claim) and the claim; for a dynamic one only the claim.
 
-use super::{VOLUME, data_meta, labels};
-use crate::manifest::Object;
+use crate::expand::{VOLUME, data_meta, labels};
 use crate::model::{Claim, Env, Team, Volume, VolumeBackend};
+use crate::object::Object;
 use k8s_openapi::api::core::v1::{
     NFSVolumeSource, ObjectReference, PersistentVolume, PersistentVolumeClaim,
     PersistentVolumeClaimSpec, PersistentVolumeSpec, VolumeResourceRequirements,
