@@ -61,26 +61,13 @@ pub fn render_merged(
     let checked = validate::validate_merged(merged, previous_ports)?;
     let env = checked.env;
     let argo = env.argocd.as_ref();
-    let duplicate = |path: String| {
-        // Validation keeps derived names apart; should it miss a case, refuse rather than let
-        // one object's file silently replace another's.
-        vec![
-            Diagnostic::error(format!(
-                "two objects would both be written to out/{}/{path}",
-                env.name
-            ))
-            .in_file(&env.source)
-            .help("this is a bug in nbgen's validation; please report it with the spec. Renaming the teams, roles or volumes involved avoids it"),
-        ]
-    };
     let mut tree = emit::teams(&env, |team| {
         let mut objects = expand::team_objects(&env, team);
         if argo.is_some() {
             objects.iter_mut().for_each(expand::argocd::annotate_wave);
         }
         objects
-    })
-    .map_err(duplicate)?;
+    });
     let mut extra = expand::extras::render(&env, templates, &merged.positions, &tree)
         .map_err(|errors| [errors, checked.warnings.clone()].concat())?;
     extra.extend(expand::environment_objects(&env));
@@ -89,7 +76,7 @@ pub fn render_merged(
         let own = expand::argocd::objects(&env, argo, &extra);
         extra.extend(own);
     }
-    emit::add(&mut tree, &env, &extra).map_err(duplicate)?;
+    emit::add(&mut tree, &env, &extra);
     Ok(Render {
         env,
         tree,

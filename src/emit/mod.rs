@@ -49,8 +49,8 @@ fn header_from(env: &Env, template: Option<&str>) -> String {
 
 /// Every team's objects as files, built by `objects_of` and written out team by team on every
 /// core. Each object is dropped as soon as its text exists, so memory holds texts, never the
-/// whole environment's objects. Fails with the path two objects would both be written to.
-pub fn teams<F>(env: &Env, objects_of: F) -> Result<Tree, String>
+/// whole environment's objects.
+pub fn teams<F>(env: &Env, objects_of: F) -> Tree
 where
     F: Fn(&Team) -> Vec<Object> + Sync,
 {
@@ -62,26 +62,28 @@ where
             .collect::<Vec<_>>()
     });
     let mut tree = Tree::new();
-    insert(&mut tree, parts.into_iter().flatten())?;
-    Ok(tree)
+    insert(&mut tree, parts.into_iter().flatten());
+    tree
 }
 
-/// Add objects' files to the tree. Fails with the path two objects would both be written to.
-pub fn add(tree: &mut Tree, env: &Env, objects: &[Object]) -> Result<(), String> {
+/// Add objects' files to the tree.
+pub fn add(tree: &mut Tree, env: &Env, objects: &[Object]) {
     let header = header(env);
     insert(tree, objects.iter().map(|o| file(env, &header, o)))
 }
 
-fn insert(tree: &mut Tree, files: impl IntoIterator<Item = (String, File)>) -> Result<(), String> {
+/// Every derived name comes from `model::names`, whose collisions `validate` rejects, and
+/// `extras` rejects a template's object for a taken file: a second object for one path cannot
+/// happen. Should it, stop rather than let one object's file silently replace another's.
+fn insert(tree: &mut Tree, files: impl IntoIterator<Item = (String, File)>) {
     for (path, f) in files {
         match tree.entry(path) {
             Entry::Vacant(slot) => {
                 slot.insert(f);
             }
-            Entry::Occupied(taken) => return Err(taken.key().clone()),
+            Entry::Occupied(taken) => panic!("two objects for one file: {}", taken.key()),
         }
     }
-    Ok(())
 }
 
 /// One object's file: its path and its text, the header line then the YAML.

@@ -7,7 +7,7 @@
 //! k8s-openapi has no Argo CD types: the few fields nbgen writes are typed here, serialized in
 //! the order they are declared.
 
-use crate::expand::{MANAGED_BY, PART_OF};
+use crate::model::names::{MANAGED_BY, NBGEN, PART_OF};
 use crate::model::{ArgoCd, Env};
 use crate::object::{ARGOCD_DIR, Kind, Object, rendered_kinds};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -79,7 +79,7 @@ fn metadata(env: &Env, name: &str, namespace: &str) -> ObjectMeta {
         name: Some(name.to_owned()),
         namespace: Some(namespace.to_owned()),
         labels: Some(BTreeMap::from([
-            (MANAGED_BY.to_owned(), "nbgen".to_owned()),
+            (MANAGED_BY.to_owned(), NBGEN.to_owned()),
             (PART_OF.to_owned(), env.name.clone()),
         ])),
         ..ObjectMeta::default()

@@ -6,8 +6,8 @@
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::emit::Tree;
-use crate::expand::{MANAGED_BY, PART_OF, ROLE, SERVER, TEAM, url_prefix};
 use crate::input::yaml::Positions;
+use crate::model::names::{self, MANAGED_BY, PART_OF, ROLE, SERVER, TEAM};
 use crate::model::{Each, Env, Extra, Server, Team};
 use crate::object::{Dynamic, Object, ObjectId};
 use crate::source::Span;
@@ -369,7 +369,7 @@ fn server_context(t: &Team, s: &Server) -> Value {
         "image": s.image.reference,
         "namespace": t.namespace,
         "nodePort": s.node_port,
-        "urlPrefix": url_prefix(t, s),
+        "urlPrefix": names::url_prefix(&t.namespace, &s.name),
         "cpu": s.cpu.text,
         "memory": s.memory.text,
         "gpu": s.gpu.as_ref().map(|g| json!({"pool": g.pool, "resource": g.resource, "count": g.count})),
@@ -518,9 +518,7 @@ fn object(
     let argocd_namespace = env
         .argocd
         .as_ref()
-        .map_or(crate::validate::DEFAULT_ARGOCD_NAMESPACE, |a| {
-            a.namespace.as_str()
-        });
+        .map_or(names::DEFAULT_ARGOCD_NAMESPACE, |a| a.namespace.as_str());
     if kind == "Namespace" && name == argocd_namespace {
         return err(
             format!("is Namespace `{name}`, Argo CD's own namespace"),
@@ -615,7 +613,7 @@ fn object(
         template: extra.template.clone(),
         value: doc,
     };
-    d.set_metadata_entry("labels", MANAGED_BY, "nbgen");
+    d.set_metadata_entry("labels", MANAGED_BY, names::NBGEN);
     d.set_metadata_entry("labels", PART_OF, &env.name);
     if let Some(t) = owner {
         d.set_metadata_entry("labels", TEAM, &t.name);

@@ -9,33 +9,19 @@ pub mod kubernetes;
 mod pod;
 
 pub use kubernetes::admission::objects as environment_objects;
-pub use kubernetes::server::url_prefix;
 pub use kubernetes::team_objects;
 
+use crate::model::names::{
+    COMPONENT, KEEP_DATA, MANAGED_BY, NBGEN, PART_OF, ROLE, SERVER, SYNC_OPTIONS, TEAM,
+};
 use crate::model::{Env, Server, Team};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
-pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-pub const PART_OF: &str = "app.kubernetes.io/part-of";
-pub const COMPONENT: &str = "app.kubernetes.io/component";
-pub const TEAM: &str = "nbgen.io/team";
-pub const ROLE: &str = "nbgen.io/role";
-pub const SERVER: &str = "nbgen.io/server";
-pub const VOLUME: &str = "nbgen.io/volume";
-/// Argo CD must never prune or delete an object that holds data.
-pub const SYNC_OPTIONS: &str = "argocd.argoproj.io/sync-options";
-pub const KEEP_DATA: &str = "Prune=false,Delete=false";
-pub const JOB: &str = "nbgen.io/job";
-/// The notebook user's home in Jupyter's docker-stacks images, and every pod's working directory.
-pub const HOME: &str = "/home/jovyan";
-/// The port Jupyter listens on inside the container, and the Service's port.
-pub const NOTEBOOK_PORT: i32 = 8888;
-
 /// Labels every object carries.
 fn labels(env: &Env, team: &Team) -> BTreeMap<String, String> {
     BTreeMap::from([
-        (MANAGED_BY.to_owned(), "nbgen".to_owned()),
+        (MANAGED_BY.to_owned(), NBGEN.to_owned()),
         (PART_OF.to_owned(), env.name.clone()),
         (TEAM.to_owned(), team.name.clone()),
     ])

@@ -1,6 +1,7 @@
 //! The validated environment: every reference resolved, every name checked, every quantity
 //! parsed. Only `validate` builds an `Env`; everything after it may trust it.
 
+pub mod names;
 pub mod start;
 
 pub use crate::spec::{Each, Family};

@@ -7,10 +7,14 @@
 //! `JUPYTER_TOKEN` environment variable (which jupyter_server reads by default), so it never
 //! shows in the node's process list and nothing on the command line can turn it off.
 
-use crate::expand::{HOME, NOTEBOOK_PORT};
 use crate::model::{Family, Start};
 use handlebars::Handlebars;
 use serde_json::{Value, json};
+
+/// The notebook user's home in Jupyter's docker-stacks images, and every pod's working directory.
+pub const HOME: &str = "/home/jovyan";
+/// The port Jupyter listens on inside the container, and the Service's port.
+pub const NOTEBOOK_PORT: i32 = 8888;
 
 /// The values a custom command's templates may use.
 pub const VALUES: [&str; 3] = ["baseUrl", "port", "home"];

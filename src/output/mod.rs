@@ -8,7 +8,7 @@
 //! - all checks happen before the first write: a refused run writes nothing.
 
 use crate::emit::Tree;
-use crate::expand::{SERVER, TEAM};
+use crate::model::names::{SERVER, TEAM};
 use crate::parallel;
 use crate::validate::nodeport::ServerKey;
 use k8s_openapi::api::core::v1::Service;
@@ -385,15 +385,16 @@ impl OutDir {
 fn scan_service(text: &str) -> Option<(ServerKey, u16)> {
     let (mut team, mut server, mut port) = (None, None, None);
     for line in text.lines().map(str::trim_start) {
-        let (slot, value) = if let Some(v) = line.strip_prefix("nbgen.io/team: ") {
-            (&mut team, v)
-        } else if let Some(v) = line.strip_prefix("nbgen.io/server: ") {
-            (&mut server, v)
-        } else if let Some(v) = line.strip_prefix("nodePort: ") {
-            (&mut port, v)
-        } else {
-            continue;
-        };
+        let (slot, value) =
+            if let Some(v) = line.strip_prefix(TEAM).and_then(|l| l.strip_prefix(": ")) {
+                (&mut team, v)
+            } else if let Some(v) = line.strip_prefix(SERVER).and_then(|l| l.strip_prefix(": ")) {
+                (&mut server, v)
+            } else if let Some(v) = line.strip_prefix("nodePort: ") {
+                (&mut port, v)
+            } else {
+                continue;
+            };
         // The selector repeats the server label; anything else said twice is not nbgen's.
         if slot.replace(value).is_some_and(|old| old != value) {
             return None;

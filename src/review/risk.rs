@@ -4,6 +4,7 @@
 //! the old and new objects themselves (parsed YAML), never from the spec, so it also sees
 //! hand-made objects. Pure: no I/O.
 
+use crate::model::names::SYNC_OPTIONS;
 use crate::model::{GpuPool, Quantity};
 use crate::object::ObjectId;
 use crate::review::diff::Change;
@@ -275,7 +276,8 @@ fn data(id: &ObjectId, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<D
     };
     let Some(new) = new else {
         let keeps = old
-            .pointer("/metadata/annotations/argocd.argoproj.io~1sync-options")
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(SYNC_OPTIONS))
             .and_then(Value::as_str)
             .is_some_and(|o| o.contains("Prune=false"));
         let what_happens = match id.kind.as_str() {

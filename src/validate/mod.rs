@@ -6,6 +6,7 @@ use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::input::layer::{self, Layer, Merged};
 use crate::input::schema::{self, display_path};
 use crate::input::yaml::{Positions, escape};
+use crate::model::names::{self, MAX_NAME, MAX_SERVER, POD_VOLUME_PREFIX, slug};
 use crate::model::*;
 use crate::source::SourceFile;
 use crate::spec::*;
@@ -20,7 +21,7 @@ mod network;
 pub mod nodeport;
 pub mod schedule;
 
-pub use gitops::{DEFAULT_ARGOCD_NAMESPACE, template_path_problem};
+pub use gitops::template_path_problem;
 
 /// A valid environment, and the warnings found on the way.
 #[derive(Debug)]
@@ -28,15 +29,6 @@ pub struct Checked {
     pub env: Env,
     pub warnings: Vec<Diagnostic>,
 }
-
-/// Kubernetes' limit for names that are DNS-1123 labels.
-pub const MAX_NAME: usize = 63;
-
-/// Suffixes nbgen appends to a server's name (`<server>-token` is the Secret, `-home` the PVC).
-/// The longest server name: it names a StatefulSet, whose controller labels each revision
-/// `<name>-<10-character hash>` (a label value: 63 characters). Its `-token` Secret and `-home`
-/// claim stay well inside 63.
-const MAX_SERVER: usize = 52;
 
 /// Parse, schema-check and validate one environment spec. `env_name` is the name the spec was
 /// asked for by (its file stem); `previous_ports` the NodePorts in the current output.
@@ -320,7 +312,7 @@ impl Cx<'_> {
         let mut out = BTreeMap::new();
         for (name, v) in &raw.storage {
             let at = ptr(&["storage", name]);
-            let pod_volume = format!("data-{name}");
+            let pod_volume = names::pod_volume(name);
             if pod_volume.len() > MAX_NAME {
                 self.error_at_key(
                     &at,
@@ -328,7 +320,7 @@ impl Cx<'_> {
                         "volume `{name}` is mounted as pod volume `{pod_volume}`, {} characters; Kubernetes allows {MAX_NAME}",
                         pod_volume.len()
                     ),
-                    format!("shorten the volume name to {} characters", MAX_NAME - "data-".len()),
+                    format!("shorten the volume name to {} characters", MAX_NAME - POD_VOLUME_PREFIX.len()),
                 );
             }
             let size = self.quantity(&format!("{at}/size"), &v.size, Unit::Bytes);
@@ -519,7 +511,7 @@ impl Cx<'_> {
         let mut out = Vec::new();
         for (name, t) in &raw.teams {
             let at = ptr(&["teams", name]);
-            let namespace = format!("{prefix}{name}");
+            let namespace = names::namespace(prefix, name);
             if namespace.len() > MAX_NAME {
                 self.error_at_key(
                     &at,
@@ -569,10 +561,12 @@ impl Cx<'_> {
                 let names: Vec<(String, Option<String>)> = if t.per_member {
                     slugs
                         .iter()
-                        .map(|(member, slug)| (format!("{role_name}-{slug}"), Some(member.clone())))
+                        .map(|(member, slug)| {
+                            (names::server(role_name, Some(slug)), Some(member.clone()))
+                        })
                         .collect()
                 } else {
-                    vec![(role_name.clone(), None)]
+                    vec![(names::server(role_name, None), None)]
                 };
                 for (server, member) in names {
                     if server.len() > MAX_SERVER {
@@ -613,7 +607,7 @@ impl Cx<'_> {
                 }
             }
             for vol in claims.keys() {
-                let pv = format!("{}-{name}-{vol}", raw.name);
+                let pv = names::persistent_volume(&raw.name, name, vol);
                 if matches!(
                     volumes.get(vol).map(|v| &v.backend),
                     Some(VolumeBackend::Nfs { .. })
@@ -820,7 +814,7 @@ impl Cx<'_> {
                 if !nfs {
                     continue;
                 }
-                let pv = format!("{}-{}-{}", raw.name, t.name, c.volume);
+                let pv = names::persistent_volume(&raw.name, &t.name, &c.volume);
                 match pvs.get(&pv) {
                     Some((first_team, first_volume)) => self.error_at_key(
                         &ptr(&["teams", &t.name]),
@@ -862,7 +856,7 @@ impl Cx<'_> {
             // A server's home claim `<server>-home` and a shared volume's claim `<volume>`
             // live in the same namespace.
             for s in &t.servers {
-                let home = format!("{}-home", s.name);
+                let home = names::home_claim(&s.name);
                 if t.claims.iter().any(|c| c.volume == home) {
                     self.error_at_key(
                         &ptr(&["storage", &home]),
@@ -1055,10 +1049,10 @@ impl Cx<'_> {
                     if rt.per_member {
                         rt.members
                             .iter()
-                            .map(|m| format!("{role}-{}", slug(m)))
+                            .map(|m| names::server(role, Some(&slug(m))))
                             .collect()
                     } else {
-                        vec![role.clone()]
+                        vec![names::server(role, None)]
                     }
                 })
                 .collect();
@@ -1241,21 +1235,6 @@ fn default_shm(memory: &Quantity, gpu: bool) -> Quantity {
     }
 }
 
-/// The server-name suffix for a member: the part of the e-mail before `@`, lower-cased, every
-/// run of other characters turned into one `-`, no `-` at either end.
-pub fn slug(member: &str) -> String {
-    let local = member.split('@').next().unwrap_or_default().to_lowercase();
-    let mut out = String::new();
-    for c in local.chars() {
-        if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            out.push(c);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_matches('-').to_owned()
-}
-
 fn defined<'k>(names: impl Iterator<Item = &'k String>) -> String {
     let names: Vec<&str> = names.map(String::as_str).collect();
     if names.is_empty() {
@@ -1331,14 +1310,6 @@ mod tests {
                 "jobs": {"j": {"backoffLimit": 1, "parameters": {"count": 1.0}}},
             })
         );
-    }
-
-    #[test]
-    fn slugs_are_dns_safe() {
-        assert_eq!(slug("Alice.Smith@example.com"), "alice-smith");
-        assert_eq!(slug("bob_@example.com"), "bob");
-        assert_eq!(slug("zoë@example.com"), "zo");
-        assert_eq!(slug("__@example.com"), "");
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! (GA in Kubernetes 1.30) refuses any other count, so nobody can start a second copy of a GPU
 //! server past the reviewed spec. It is the environment's only object outside the teams.
 
-use crate::expand::{MANAGED_BY, PART_OF};
 use crate::model::Env;
+use crate::model::names::{self, MANAGED_BY, NBGEN, PART_OF};
 use crate::object::Object;
 use k8s_openapi::api::admissionregistration::v1::{
     MatchResources, NamedRuleWithOperations, ValidatingAdmissionPolicy,
@@ -16,15 +16,10 @@ use k8s_openapi::api::admissionregistration::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use std::collections::BTreeMap;
 
-/// `nbgen-<env>-notebook-replicas`: the policy and its binding.
-pub fn policy_name(env: &Env) -> String {
-    format!("nbgen-{}-notebook-replicas", env.name)
-}
-
 pub fn objects(env: &Env) -> Vec<Object> {
-    let name = policy_name(env);
+    let name = names::admission_policy(&env.name);
     let labels = BTreeMap::from([
-        (MANAGED_BY.to_owned(), "nbgen".to_owned()),
+        (MANAGED_BY.to_owned(), NBGEN.to_owned()),
         (PART_OF.to_owned(), env.name.clone()),
     ]);
     let meta = ObjectMeta {

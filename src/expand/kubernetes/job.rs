@@ -3,7 +3,8 @@
 //! run Jupyter. Pure. A job never gets a persistent home, a Service, or a way in from the network.
 
 use crate::expand::pod::{self, Workload};
-use crate::expand::{COMPONENT, JOB, ROLE, labels, meta};
+use crate::expand::{labels, meta};
+use crate::model::names::{self, COMPONENT, JOB, ROLE};
 use crate::model::{Env, Job, Team};
 use crate::object::Object;
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job as K8sJob, JobSpec, JobTemplateSpec};
@@ -29,10 +30,6 @@ pub fn objects(env: &Env, team: &Team, j: &Job) -> Vec<Object> {
         Object::from(parameters(env, team, j)),
         workload,
     ]
-}
-
-pub fn params_config_map(j: &Job) -> String {
-    format!("{}-params", j.name)
 }
 
 /// The papermill command line. `$(POD_NAME)` is expanded by the kubelet, so every run (every
@@ -78,7 +75,7 @@ fn parameters(env: &Env, team: &Team, j: &Job) -> ConfigMap {
     // else: `on`, `2024-01-01`, `12:30`.
     let yaml = serde_saphyr::to_string(&j.parameters).expect("JSON values always serialize");
     ConfigMap {
-        metadata: job_meta(env, team, &params_config_map(j), j),
+        metadata: job_meta(env, team, &names::params_config_map(&j.name), j),
         data: Some(BTreeMap::from([(PARAMS_FILE.to_owned(), yaml)])),
         ..ConfigMap::default()
     }
@@ -153,7 +150,7 @@ fn pod_spec(env: &Env, j: &Job) -> PodSpec {
     let params = Volume {
         name: "params".to_owned(),
         config_map: Some(ConfigMapVolumeSource {
-            name: params_config_map(j),
+            name: names::params_config_map(&j.name),
             ..ConfigMapVolumeSource::default()
         }),
         ..Volume::default()

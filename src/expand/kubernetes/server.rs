@@ -7,8 +7,10 @@
 //! from the `<server>-token` Secret through `JUPYTER_TOKEN`, never the command line.
 
 use crate::expand::pod::{self, Workload};
-use crate::expand::{NOTEBOOK_PORT, SERVER, data_meta, meta, server_labels};
+use crate::expand::{data_meta, meta, server_labels};
+use crate::model::names::{self, SERVER};
 use crate::model::start;
+use crate::model::start::NOTEBOOK_PORT;
 use crate::model::{Env, Family, Server, Start, Team};
 use crate::object::Object;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
@@ -32,25 +34,6 @@ pub fn objects(env: &Env, team: &Team, s: &Server) -> Vec<Object> {
     ]
 }
 
-/// The Secret the platform's secret manager must create, holding key `token`.
-pub fn token_secret(s: &Server) -> String {
-    format!("{}-token", s.name)
-}
-
-/// The server's one pod: the StatefulSet's ordinal 0.
-pub fn pod_name(s: &Server) -> String {
-    format!("{}-0", s.name)
-}
-
-pub fn home_claim_name(s: &Server) -> String {
-    format!("{}-home", s.name)
-}
-
-/// The URL prefix the notebook is served under (Kubeflow's NB_PREFIX convention).
-pub fn url_prefix(team: &Team, s: &Server) -> String {
-    format!("/notebook/{}/{}", team.namespace, s.name)
-}
-
 fn server_meta(env: &Env, team: &Team, s: &Server) -> ObjectMeta {
     meta(&s.name, Some(&team.namespace), server_labels(env, team, s))
 }
@@ -66,7 +49,7 @@ fn service_account(env: &Env, team: &Team, s: &Server) -> ServiceAccount {
 fn home_claim(env: &Env, team: &Team, s: &Server) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
         metadata: data_meta(
-            &home_claim_name(s),
+            &names::home_claim(&s.name),
             Some(&team.namespace),
             server_labels(env, team, s),
         ),
@@ -125,7 +108,7 @@ fn pod_spec(env: &Env, team: &Team, s: &Server) -> PodSpec {
     let home = Volume {
         name: "home".to_owned(),
         persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-            claim_name: home_claim_name(s),
+            claim_name: names::home_claim(&s.name),
             read_only: None,
         }),
         ..Volume::default()
@@ -141,7 +124,7 @@ fn pod_spec(env: &Env, team: &Team, s: &Server) -> PodSpec {
 }
 
 fn container(team: &Team, s: &Server) -> Container {
-    let prefix = url_prefix(team, s);
+    let prefix = names::url_prefix(&team.namespace, &s.name);
     let line = start::server_command(&s.image.start, &format!("{prefix}/"));
     let mut env = pod::base_env();
     env.push(pod::env_var("NB_PREFIX", &prefix));
@@ -156,7 +139,7 @@ fn container(team: &Team, s: &Server) -> Container {
         name: "JUPYTER_TOKEN".to_owned(),
         value_from: Some(EnvVarSource {
             secret_key_ref: Some(SecretKeySelector {
-                name: token_secret(s),
+                name: names::token_secret(&s.name),
                 key: "token".to_owned(),
                 optional: Some(false),
             }),

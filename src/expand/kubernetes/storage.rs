@@ -1,7 +1,8 @@
 //! A team's claims on shared volumes: for an NFS volume a PersistentVolume (cluster-scoped,
 //! Retain, pre-bound to the team's claim) and the claim; for a dynamic one only the claim.
 
-use crate::expand::{VOLUME, data_meta, labels};
+use crate::expand::{data_meta, labels};
+use crate::model::names::{self, VOLUME};
 use crate::model::{Claim, Env, Team, Volume, VolumeBackend};
 use crate::object::Object;
 use k8s_openapi::api::core::v1::{
@@ -25,9 +26,8 @@ pub fn objects(env: &Env, team: &Team) -> Vec<Object> {
     out
 }
 
-/// `<env>-<team>-<volume>`: unique in the cluster across environments and teams.
-pub fn pv_name(env: &Env, team: &Team, volume: &str) -> String {
-    format!("{}-{}-{volume}", env.name, team.name)
+fn pv_name(env: &Env, team: &Team, volume: &str) -> String {
+    names::persistent_volume(&env.name, &team.name, volume)
 }
 
 fn access_mode(claim: &Claim) -> Vec<String> {

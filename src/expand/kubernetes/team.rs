@@ -3,8 +3,9 @@
 //! each member works only with the servers they control — their own in a perMember team, the
 //! team's otherwise — and no member may edit what runs the servers or create workloads.
 
-use super::server;
-use crate::expand::{COMPONENT, NOTEBOOK_PORT, data_meta, labels, meta};
+use crate::expand::{data_meta, labels, meta};
+use crate::model::names::{self, COMPONENT, USER_ROLE, VIEWER_ROLE};
+use crate::model::start::NOTEBOOK_PORT;
 use crate::model::{Cidr, EgressTo, Env, Job, Peer, Server, Team, metadata_addresses};
 use crate::object::Object;
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, ResourceQuotaSpec};
@@ -17,15 +18,6 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
-
-/// What every member and group of the team may read: the team's objects, never a Secret.
-pub const VIEWER_ROLE: &str = "notebook-viewer";
-/// In a team without perMember: what its people may do with the team's servers.
-pub const USER_ROLE: &str = "notebook-user";
-/// In a perMember team, `member-<slug>`: what one member may do with their own servers.
-pub fn member_role(slug: &str) -> String {
-    format!("member-{slug}")
-}
 
 /// The label every namespace carries with its own name (Kubernetes sets it since 1.21).
 const NAMESPACE_NAME: &str = "kubernetes.io/metadata.name";
@@ -129,7 +121,7 @@ fn rbac(env: &Env, team: &Team) -> Vec<(Role, Option<RoleBinding>)> {
             if own.is_empty() {
                 continue;
             }
-            let name = member_role(&crate::validate::slug(member));
+            let name = names::member_role(member);
             out.push((
                 role(env, team, &name, server_rules(&own, &jobs)),
                 binding(env, team, &name, vec![subject("User", member)]),
@@ -168,11 +160,11 @@ fn viewer_rules(jobs: &[&Job]) -> Vec<PolicyRule> {
 /// subresource), and read the token Secret to log in. Re-run a one-off job by deleting it (Argo
 /// CD creates it again). Never a patch or update of what runs the servers.
 fn server_rules(servers: &[&Server], jobs: &[&Job]) -> Vec<PolicyRule> {
-    let names =
+    let each =
         |f: &dyn Fn(&Server) -> String| Some(servers.iter().map(|s| f(s)).collect::<Vec<_>>());
     let mut rules = Vec::new();
     if !servers.is_empty() {
-        let pods = names(&|s: &Server| server::pod_name(s));
+        let pods = each(&|s: &Server| names::pod(&s.name));
         // `get` as well as `create`: kubectl 1.31+ opens exec, attach and port-forward over a
         // WebSocket, which the API server authorizes as `get`.
         rules.push(rule(
@@ -187,13 +179,13 @@ fn server_rules(servers: &[&Server], jobs: &[&Job]) -> Vec<PolicyRule> {
             &[""],
             &["secrets"],
             &["get"],
-            names(&|s: &Server| server::token_secret(s)),
+            each(&|s: &Server| names::token_secret(&s.name)),
         ));
         rules.push(rule(
             &["apps"],
             &["statefulsets/scale"],
             &["get", "patch", "update"],
-            names(&|s: &Server| s.name.clone()),
+            each(&|s: &Server| s.name.clone()),
         ));
     }
     let one_off: Vec<String> = jobs
