@@ -19,6 +19,7 @@ pub mod report;
 pub mod review;
 pub mod source;
 pub mod spec;
+pub mod template;
 pub mod validate;
 
 use diagnostic::Diagnostic;
@@ -68,8 +69,10 @@ pub fn render_merged(
         }
         objects
     });
-    let mut extra = expand::extras::render(&env, templates, &merged.positions, &tree)
-        .map_err(|errors| [errors, checked.warnings.clone()].concat())?;
+    let mut extra = expand::extras::render(&env, templates, &merged.positions, |file| {
+        tree.contains_key(file)
+    })
+    .map_err(|errors| [errors, checked.warnings.clone()].concat())?;
     extra.extend(expand::environment_objects(&env));
     if let Some(argo) = argo {
         extra.iter_mut().for_each(expand::argocd::annotate_wave);

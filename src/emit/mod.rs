@@ -1,8 +1,12 @@
 //! Objects → file texts, one object per file, keyed by path under `out/<env>/`. Pure.
 
+pub mod ownership;
+mod yaml_writer;
+
 use crate::model::{Env, Team};
 use crate::object::{Object, ObjectId};
 use crate::parallel;
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::io::{self, Write};
@@ -19,7 +23,7 @@ pub struct File {
 
 impl File {
     pub fn new(id: ObjectId, text: String) -> Self {
-        let digest = crate::output::digest(text.as_bytes());
+        let digest = ownership::digest(text.as_bytes());
         File { id, text, digest }
     }
 }
@@ -96,13 +100,19 @@ fn file(env: &Env, header: &str, o: &Object) -> (String, File) {
         }
         _ => header,
     };
-    let yaml = o.to_yaml();
+    let yaml = to_yaml(o);
     // Sized exactly: the tree keeps every text until the run ends.
     let mut text = String::with_capacity(header.len() + yaml.len());
     text.push_str(header);
     text.push_str(&yaml);
     let id = o.id();
     (o.file_of(&id), File::new(id, text))
+}
+
+/// The object as YAML, byte for byte what serde-saphyr writes (serde-saphyr quotes strings YAML
+/// 1.1 would misread: `on`, `12:30`), by `yaml_writer` where it can.
+fn to_yaml<K: Serialize>(o: &K) -> String {
+    yaml_writer::to_string(o).expect("k8s-openapi objects and JSON values always serialize")
 }
 
 /// The tree as one multi-document YAML stream, in path order: each file preceded by `---` and a

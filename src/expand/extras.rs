@@ -5,16 +5,13 @@
 //! namespaces, a Secret, an Argo CD object, or two objects with one identity.
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::emit::Tree;
 use crate::input::yaml::Positions;
 use crate::model::names::{self, MANAGED_BY, PART_OF, ROLE, SERVER, TEAM};
 use crate::model::{Each, Env, Extra, Server, Team};
-use crate::object::{Dynamic, Object, ObjectId};
+use crate::object::{Dynamic, Object, ObjectId, is_cluster_scoped};
 use crate::source::Span;
-use handlebars::{
-    Context, Handlebars, Helper, HelperDef, HelperResult, JsonTruthy, Output, RenderContext,
-    RenderError, RenderErrorReason, Renderable,
-};
+use crate::template;
+use handlebars::{Handlebars, RenderErrorReason};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,31 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// read.
 pub type Templates = BTreeMap<String, Result<String, String>>;
 
-/// Kinds that are cluster-scoped: their objects have no namespace and land in `_cluster/`.
-/// Every other kind is taken to be namespaced.
-pub const CLUSTER_SCOPED: [&str; 17] = [
-    "APIService",
-    "CSIDriver",
-    "ClusterIssuer",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "IngressClass",
-    "MutatingAdmissionPolicy",
-    "MutatingAdmissionPolicyBinding",
-    "MutatingWebhookConfiguration",
-    "Namespace",
-    "PersistentVolume",
-    "PriorityClass",
-    "RuntimeClass",
-    "StorageClass",
-    "ValidatingAdmissionPolicy",
-    "ValidatingWebhookConfiguration",
-];
-
 /// Namespaced kinds a template may render only when its `allowKinds` names them: they grant
 /// power (RBAC) or run pods outside nbgen's pod model (any image, any claim, any
-/// ServiceAccount). Every cluster-scoped kind (`CLUSTER_SCOPED`) needs the same explicit
+/// ServiceAccount). Every cluster-scoped kind (`object::CLUSTER_SCOPED`) needs the same explicit
 /// allowance.
 pub const POWER_KINDS: [&str; 9] = [
     "CronJob",
@@ -61,13 +36,13 @@ pub const POWER_KINDS: [&str; 9] = [
 ];
 
 /// Every object the environment's templates render, sorted by identity; or every error.
-/// `nbgen` holds the files of the objects nbgen renders itself, which no template may render
-/// again.
+/// `taken(file)` says whether nbgen renders an object into that file itself, which no template
+/// may render again.
 pub fn render(
     env: &Env,
     templates: &Templates,
     pos: &Positions,
-    nbgen: &Tree,
+    taken: impl Fn(&str) -> bool,
 ) -> Result<Vec<Object>, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let registry = registry(env, templates, pos, &mut diags);
@@ -106,7 +81,7 @@ pub fn render(
             }
         }
     }
-    diags.extend(collisions(&found, nbgen));
+    diags.extend(collisions(&found, taken));
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -123,7 +98,7 @@ fn registry(
     pos: &Positions,
     diags: &mut Vec<Diagnostic>,
 ) -> Handlebars<'static> {
-    let mut hb = strict_registry();
+    let mut hb = template::strict_registry();
     let mut seen = BTreeSet::new();
     for extra in &env.extras {
         if !seen.insert(&extra.template) {
@@ -156,73 +131,6 @@ fn registry(
         }
     }
     hb
-}
-
-/// An empty registry as nbgen renders every user template: strict mode (a name not in the
-/// context is an error, in `{{#if}}` and `{{#unless}}` too), no HTML escaping, the `json` helper.
-/// Also the registry of image start commands (`start.rs`).
-pub(crate) fn strict_registry() -> Handlebars<'static> {
-    let mut hb = Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_escape_fn(handlebars::no_escape);
-    hb.register_helper("json", Box::new(json_helper));
-    hb.register_helper("if", Box::new(StrictIf { positive: true }));
-    hb.register_helper("unless", Box::new(StrictIf { positive: false }));
-    hb
-}
-
-/// `{{json value}}`: the value as JSON, which is valid YAML: quote a string, or write a list
-/// or map on one line, whatever it holds.
-fn json_helper(
-    h: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
-    let param = h
-        .param(0)
-        .ok_or(RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
-    if param.is_value_missing() {
-        return Err(RenderError::strict_error(param.relative_path()));
-    }
-    out.write(&serde_json::to_string(param.value()).unwrap_or_default())?;
-    Ok(())
-}
-
-/// `{{#if}}` and `{{#unless}}` that, like everything else in strict mode, fail on a name that is
-/// not in the context (Handlebars' own treat it as false). Every name nbgen documents is always
-/// there — an absent value is `null` — so a missing one is a typo.
-struct StrictIf {
-    positive: bool,
-}
-
-impl HelperDef for StrictIf {
-    fn call<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        r: &'reg Handlebars<'reg>,
-        ctx: &'rc Context,
-        rc: &mut RenderContext<'reg, 'rc>,
-        out: &mut dyn Output,
-    ) -> HelperResult {
-        let name = if self.positive { "if" } else { "unless" };
-        let param = h
-            .param(0)
-            .ok_or(RenderErrorReason::ParamNotFoundForIndex(name, 0))?;
-        if param.is_value_missing() {
-            return Err(RenderError::strict_error(param.relative_path()));
-        }
-        let include_zero = h
-            .hash_get("includeZero")
-            .and_then(|v| v.value().as_bool())
-            .unwrap_or(false);
-        let truthy = param.value().is_truthy(include_zero) == self.positive;
-        match if truthy { h.template() } else { h.inverse() } {
-            Some(t) => t.render(r, ctx, rc, out),
-            None => Ok(()),
-        }
-    }
 }
 
 fn render_error(extra: &Extra, e: &handlebars::RenderError, context: &Value) -> Diagnostic {
@@ -490,7 +398,7 @@ fn object(
             "write each object as its own YAML document, separated by `---`",
         );
     }
-    if group == crate::expand::argocd::GROUP {
+    if group == crate::object::argocd::GROUP {
         return err(
             format!("is an Argo CD {kind}"),
             "nbgen renders the environment's Argo CD objects itself: see gitops.argocd in docs/argocd.md",
@@ -514,7 +422,7 @@ fn object(
             );
         }
     };
-    let cluster_scoped = CLUSTER_SCOPED.contains(&kind.as_str());
+    let cluster_scoped = is_cluster_scoped(&kind);
     let argocd_namespace = env
         .argocd
         .as_ref()
@@ -680,14 +588,14 @@ fn valid_name(n: &str) -> bool {
 
 /// Two objects with one identity (or one file: kinds that differ only in case, or come from
 /// two API groups): among the templates' objects, and against nbgen's own.
-fn collisions(found: &[(Object, String)], nbgen: &Tree) -> Vec<Diagnostic> {
+fn collisions(found: &[(Object, String)], taken: impl Fn(&str) -> bool) -> Vec<Diagnostic> {
     let mut first: BTreeMap<String, &str> = BTreeMap::new();
     let mut out = Vec::new();
     for (o, origin) in found {
         let id = o.id();
         let file = o.file_of(&id);
         let template = origin.split(' ').next().unwrap_or_default();
-        if nbgen.contains_key(&file) {
+        if taken(&file) {
             out.push(
                 Diagnostic::error(format!("{origin} renders {id}, which nbgen renders itself"))
                     .in_file(template)

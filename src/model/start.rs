@@ -111,7 +111,7 @@ pub fn values(base_url: &str) -> Value {
 }
 
 thread_local! {
-    static REGISTRY: Handlebars<'static> = crate::expand::extras::strict_registry();
+    static REGISTRY: Handlebars<'static> = crate::template::strict_registry();
 }
 
 /// One template rendered with `values`, in strict mode.

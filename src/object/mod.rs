@@ -1,8 +1,8 @@
 //! Rendered Kubernetes objects, their identity, and the one rule that names their files.
 
-mod yaml_writer;
+pub mod argocd;
 
-use crate::expand::argocd::{AppProject, Application};
+use argocd::{AppProject, Application};
 use k8s_openapi::api::admissionregistration::v1::{
     ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
 };
@@ -166,6 +166,35 @@ macro_rules! kubernetes_kinds {
 
 kubernetes_kinds!(from_kind, AppProject, Application);
 
+/// Kinds that are cluster-scoped: their objects have no namespace and land in `_cluster/`.
+/// Every other kind is taken to be namespaced. The one rule for nbgen's own objects and for
+/// templates' (a test checks it against k8s-openapi for every kind nbgen renders).
+pub const CLUSTER_SCOPED: [&str; 18] = [
+    "APIService",
+    "CSIDriver",
+    "ClusterIssuer",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "IngressClass",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "PersistentVolume",
+    "PriorityClass",
+    "RuntimeClass",
+    "StorageClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+];
+
+/// Whether objects of this kind are cluster-scoped.
+pub fn is_cluster_scoped(kind: &str) -> bool {
+    CLUSTER_SCOPED.contains(&kind)
+}
+
 /// A kind of object: its API group (empty for the core group), kind, and whether it is
 /// cluster-scoped.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -246,23 +275,12 @@ impl Object {
             d => d.set_metadata_entry("annotations", key, value)
         )
     }
+}
 
-    /// The object as YAML (serde-saphyr quotes strings YAML 1.1 would misread: `on`, `12:30`).
-    pub fn to_yaml(&self) -> String {
-        each_kind!(self, o => to_yaml(&**o), d => to_yaml(&d.value))
-    }
-
-    /// The object's YAML as serde-saphyr writes it, and as `yaml_writer` writes it on its own
-    /// (`None`: it leaves the object to serde-saphyr). Its tests compare the two.
-    #[cfg(test)]
-    fn yaml_both_ways(&self) -> (String, Option<String>) {
-        fn both<K: Serialize>(o: &K) -> (String, Option<String>) {
-            let mut fast = String::new();
-            let written = yaml_writer::write(o, &mut fast).is_ok();
-            let saphyr = serde_saphyr::to_string(o).expect("objects serialize");
-            (saphyr, written.then_some(fast))
-        }
-        each_kind!(self, o => both(&**o), d => both(&d.value))
+/// The object as its own type serializes it: what `emit` writes as YAML.
+impl Serialize for Object {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        each_kind!(self, o => o.serialize(s), d => d.value.serialize(s))
     }
 }
 
@@ -298,12 +316,8 @@ fn group_of<K: k8s_openapi::Resource>(_: &K) -> &'static str {
     K::GROUP
 }
 
-fn cluster_scoped<K: k8s_openapi::Resource>(_: &K) -> bool
-where
-    K::Scope: 'static,
-{
-    std::any::TypeId::of::<K::Scope>()
-        == std::any::TypeId::of::<k8s_openapi::ClusterResourceScope>()
+fn cluster_scoped<K: k8s_openapi::Resource>(_: &K) -> bool {
+    is_cluster_scoped(K::KIND)
 }
 
 fn id_of<K>(o: &K) -> ObjectId
@@ -319,13 +333,28 @@ where
     }
 }
 
-fn to_yaml<K: Serialize>(o: &K) -> String {
-    yaml_writer::to_string(o).expect("k8s-openapi objects and JSON values always serialize")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The list agrees with k8s-openapi's scope of every kind nbgen renders itself.
+    #[test]
+    fn cluster_scope_agrees_with_k8s_openapi() {
+        fn typed<K: k8s_openapi::Resource + Default>() -> (&'static str, bool)
+        where
+            K::Scope: 'static,
+        {
+            let cluster = std::any::TypeId::of::<K::Scope>()
+                == std::any::TypeId::of::<k8s_openapi::ClusterResourceScope>();
+            (K::KIND, cluster)
+        }
+        macro_rules! all {
+            ($($kind:ident),*) => { vec![$(typed::<$kind>()),*] };
+        }
+        for (kind, cluster) in kubernetes_kinds!(all, AppProject, Application) {
+            assert_eq!(is_cluster_scoped(kind), cluster, "{kind}");
+        }
+    }
 
     #[test]
     fn files_are_named_by_namespace_kind_and_name() {

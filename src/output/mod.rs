@@ -8,18 +8,16 @@
 //! - all checks happen before the first write: a refused run writes nothing.
 
 use crate::emit::Tree;
+use crate::emit::ownership::{self, Listed, MANIFEST, digest, is_manifest_name};
 use crate::model::names::{SERVER, TEAM};
 use crate::parallel;
 use crate::validate::nodeport::ServerKey;
 use k8s_openapi::api::core::v1::Service;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-/// The ownership manifest: `sha256sum` format, one line per file nbgen wrote.
-pub const MANIFEST: &str = ".nbgen-manifest";
 /// Temporaries are `.nbgen-tmp-<pid>-<name>.part`: the suffix keeps one a killed run left
 /// behind from looking like a manifest to `check`, or to Argo CD if it were committed.
 const TMP_PREFIX: &str = ".nbgen-tmp-";
@@ -59,27 +57,6 @@ pub struct Summary {
     pub unchanged: usize,
     /// Owned files that had become symbolic links: left alone.
     pub skipped_links: Vec<String>,
-}
-
-/// A manifest-like file in `out/<env>/`, as `OutDir::manifests_against` reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Listed {
-    /// A symbolic link or another file that is not regular: never followed or read.
-    Link,
-    /// Exactly the text rendered for its path; compared as it was read, not kept.
-    AsRendered,
-    /// Any other text ("" when it is not UTF-8).
-    Text(String),
-}
-
-impl Listed {
-    /// The file's text when it was kept.
-    pub fn text(&self) -> Option<&str> {
-        match self {
-            Listed::Text(t) => Some(t),
-            Listed::Link | Listed::AsRendered => None,
-        }
-    }
 }
 
 /// The exclusive lock on an `out/<env>/` directory, held until dropped.
@@ -122,10 +99,10 @@ impl OutDir {
     pub fn owned(&self) -> BTreeMap<String, String> {
         // Never through a link: the manifest could point at /dev/zero or another tree's file.
         let text = read_regular(&self.path.join(MANIFEST)).unwrap_or_default();
-        text.lines()
-            .filter_map(|l| l.split_once("  "))
-            .filter(|(_, p)| safe_relative(p))
-            .map(|(h, p)| (p.to_owned(), h.to_owned()))
+        ownership::entries(&text)
+            .into_iter()
+            .filter(|(p, _)| safe_relative(p))
+            .map(|(p, h)| (p.to_owned(), h.to_owned()))
             .collect()
     }
 
@@ -318,7 +295,7 @@ impl OutDir {
                 _ => {}
             }
         }
-        let manifest = manifest_text(tree);
+        let manifest = ownership::text(tree);
         let manifest_path = self.path.join(MANIFEST);
         if read_regular(&manifest_path).as_deref() != Some(manifest.as_str()) {
             write_atomic(&manifest_path, manifest.as_bytes())?;
@@ -425,23 +402,6 @@ fn parse_service(text: &str) -> Option<(ServerKey, u16)> {
         (labels.get(TEAM)?.clone(), labels.get(SERVER)?.clone()),
         port,
     ))
-}
-
-/// The ownership manifest nbgen writes for `tree`.
-pub fn manifest_text(tree: &Tree) -> String {
-    let mut text = String::with_capacity(tree.keys().map(|rel| rel.len() + 67).sum());
-    for (rel, f) in tree {
-        text.push_str(&f.digest);
-        text.push_str("  ");
-        text.push_str(rel);
-        text.push('\n');
-    }
-    text
-}
-
-/// A file's SHA-256 as the ownership manifest records it (lower-case hex).
-pub fn digest(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
 }
 
 /// A path nbgen may use under `out/<env>/`: relative, plain components only.
@@ -555,13 +515,6 @@ fn read_text(path: &Path) -> io::Result<String> {
     Ok(String::from_utf8(buf).unwrap_or_default())
 }
 
-/// Files Argo CD's directory source applies.
-pub fn is_manifest_name(name: &str) -> bool {
-    [".yaml", ".yml", ".json"]
-        .iter()
-        .any(|ext| name.ends_with(ext))
-}
-
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
@@ -600,16 +553,6 @@ fn remove_empty_dirs(base: &Path, file: &Path) {
         }
         dir = d.parent();
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(2 * bytes.len());
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    out
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! Pure: it is handed the render, the files and the manifest; it reads and writes nothing.
 
 use crate::emit::Tree;
+use crate::emit::ownership::{self, Listed, MANIFEST, digest};
 use crate::object::ObjectId;
-use crate::output::{Listed, MANIFEST, digest, manifest_text};
 use crate::review::snapshot::Snapshot;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -89,7 +89,7 @@ pub fn check(
         }
         return out;
     }
-    let owned = owned(manifest.unwrap_or_default());
+    let owned = ownership::entries(manifest.unwrap_or_default());
     // Only files nbgen does not render need reading back (to name what they hold); parsing
     // every file would cost most of the run on a large environment.
     let others: BTreeMap<String, Option<String>> = files
@@ -202,7 +202,7 @@ pub fn check(
         out.push(find(path, Problem::Stray, object, detail));
     }
 
-    let expected = manifest_text(tree);
+    let expected = ownership::text(tree);
     match manifest {
         None => out.push(find(
             MANIFEST,
@@ -237,14 +237,6 @@ pub fn check(
     }
     out.sort_by(|a, b| (&a.path, a.problem).cmp(&(&b.path, b.problem)));
     out
-}
-
-/// The ownership manifest's entries: path → digest.
-fn owned(text: &str) -> BTreeMap<&str, &str> {
-    text.lines()
-        .filter_map(|l| l.split_once("  "))
-        .map(|(h, p)| (p, h))
-        .collect()
 }
 
 /// The shell commands that fix `findings`, in order: remove what render will not touch, then
@@ -324,7 +316,7 @@ mod tests {
     fn an_up_to_date_directory_has_no_findings() {
         let t = tree(&[("a.yaml", "x\n"), ("b.yaml", "y\n")]);
         let files = disk(&[("a.yaml", Some("x\n")), ("b.yaml", Some("y\n"))]);
-        assert_eq!(check(&t, &files, Some(&manifest_text(&t))), vec![]);
+        assert_eq!(check(&t, &files, Some(&ownership::text(&t))), vec![]);
     }
 
     #[test]
@@ -343,7 +335,7 @@ mod tests {
             ("stray.yml", Some("kind: X\n")), // nobody's
             ("link.json", None),
         ]);
-        let found = check(&new, &files, Some(&manifest_text(&old)));
+        let found = check(&new, &files, Some(&ownership::text(&old)));
         assert_eq!(
             problems(&found),
             [

@@ -9,7 +9,7 @@
 //! understands everything a repository may use (worktrees, alternates, partial clones,
 //! SHA-256 object format, `safe.directory`).
 
-use crate::output::is_manifest_name;
+use crate::emit::ownership::is_manifest_name;
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::path::Path;

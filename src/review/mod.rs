@@ -10,7 +10,8 @@ pub mod risk;
 pub mod snapshot;
 
 use crate::diagnostic::Diagnostic;
-use crate::output::{MANIFEST, OutDir};
+use crate::emit::ownership::MANIFEST;
+use crate::output::OutDir;
 use crate::project::{Failure, Project};
 use crate::report::{CheckReport, DiffReport, EnvCheck, Format, Status};
 use crate::review::snapshot::Snapshot;
