@@ -622,24 +622,7 @@ mod tests {
         let merged = project.read_merged(env).expect("the example reads");
         let templates = project.read_templates(&merged);
         let previous = project.out_dir(env).expect("a valid name").previous_ports();
-        let checked = crate::validate::validate_merged(&merged, &previous).expect("it validates");
-        let env = &checked.env;
-        let own = |team: &_| crate::expand::team_objects(env, team);
-        let tree = crate::emit::teams(env, own);
-        let mut objects: Vec<Object> = env.teams.iter().flat_map(own).collect();
-        let extra = crate::expand::extras::render(env, &templates, &merged.positions, |f| {
-            tree.contains_key(f)
-        })
-        .expect("its templates render");
-        objects.extend(extra);
-        if let Some(argo) = &env.argocd {
-            objects
-                .iter_mut()
-                .for_each(crate::expand::argocd::annotate_wave);
-            let own = crate::expand::argocd::objects(env, argo, &objects);
-            objects.extend(own);
-        }
-        objects
+        crate::pipeline::objects(&merged, &templates, &previous)
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! Env → Kubernetes objects, built with k8s-openapi types. Pure: no I/O, no clock.
+//! `model::Env` → objects, per target (`Target`; `kubernetes/` today), plus what every target
+//! adds: user templates (`extras`) and Argo CD's objects and sync waves (`argocd`). Pure: no I/O,
+//! no clock; objects are built with typed structs (k8s-openapi), never text.
 //!
 //! Each team's objects depend only on that team and on environment-wide settings, so a change
 //! to one team touches only that team's files.
@@ -8,15 +10,39 @@ pub mod extras;
 pub mod kubernetes;
 mod pod;
 
-pub use kubernetes::admission::objects as environment_objects;
-pub use kubernetes::team_objects;
-
 use crate::model::names::{
     COMPONENT, KEEP_DATA, MANAGED_BY, NBGEN, PART_OF, ROLE, SERVER, SYNC_OPTIONS, TEAM,
 };
 use crate::model::{Env, Server, Team};
+use crate::object::Object;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
+
+/// What an environment is expanded for. One target today, plain Kubernetes (`kubernetes/`); a
+/// Kubeflow or OpenShift target is a variant here and a folder beside `kubernetes/`, built from
+/// what targets share: the pod pieces (`pod.rs`), the start conventions (`model::start`), the
+/// names and label keys (`model::names`) and the metadata helpers below.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Kubernetes,
+}
+
+impl Target {
+    /// The objects of one team. Every object nbgen renders itself but the environment-wide ones
+    /// belongs to exactly one team, so these, team by team, are the environment.
+    pub fn team_objects(self, env: &Env, team: &Team) -> Vec<Object> {
+        match self {
+            Target::Kubernetes => kubernetes::team_objects(env, team),
+        }
+    }
+
+    /// The objects of no one team (the admission policy).
+    pub fn environment_objects(self, env: &Env) -> Vec<Object> {
+        match self {
+            Target::Kubernetes => kubernetes::admission::objects(env),
+        }
+    }
+}
 
 /// Labels every object carries.
 fn labels(env: &Env, team: &Team) -> BTreeMap<String, String> {

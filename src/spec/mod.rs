@@ -9,7 +9,11 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawSpec {
+    /// `nbgen.io/v1alpha1` and `Environment`: constants the schema checks; read into fields
+    /// only so that `deny_unknown_fields` admits them.
+    #[expect(dead_code, reason = "the schema checks these constants")]
     pub api_version: String,
+    #[expect(dead_code, reason = "the schema checks these constants")]
     pub kind: String,
     pub name: String,
     pub cluster: RawCluster,

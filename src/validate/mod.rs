@@ -3,12 +3,11 @@
 //! written.
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::input::layer::{self, Layer, Merged};
+use crate::input::layer::Merged;
 use crate::input::schema::{self, display_path};
 use crate::input::yaml::{Positions, escape};
 use crate::model::names::{self, MAX_NAME, MAX_SERVER, POD_VOLUME_PREFIX, slug};
 use crate::model::*;
-use crate::source::SourceFile;
 use crate::spec::*;
 use nodeport::{PortError, ServerKey};
 use serde::Deserialize;
@@ -30,20 +29,9 @@ pub struct Checked {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// Parse, schema-check and validate one environment spec. `env_name` is the name the spec was
-/// asked for by (its file stem); `previous_ports` the NodePorts in the current output.
-pub fn validate(
-    src: &SourceFile,
-    env_name: &str,
-    previous_ports: &BTreeMap<ServerKey, u16>,
-) -> Result<Checked, Vec<Diagnostic>> {
-    let layer = Layer::parse(src.clone(), env_name).map_err(|d| vec![d])?;
-    validate_merged(&layer::merge(vec![layer])?, previous_ports)
-}
-
 /// Schema-check and validate an environment merged from its files (`layer::merge`). Every
 /// diagnostic names the file and line where the offending value was written.
-pub fn validate_merged(
+pub fn validate(
     merged: &Merged,
     previous_ports: &BTreeMap<ServerKey, u16>,
 ) -> Result<Checked, Vec<Diagnostic>> {

@@ -1,14 +1,18 @@
 //! A repository laid out as nbgen expects (`environments/`, `out/`): finds and reads specs and
-//! previous output, and runs the pipeline on them. The I/O edge before the pure pipeline.
+//! previous output, runs the pipeline on them and writes the result (`review`: the diff, check
+//! and graph commands, which gather the render and the committed files). The I/O edge around
+//! the pure pipeline.
+
+pub mod review;
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::expand::extras::Templates;
 use crate::input::layer::{self, Layer, Merged};
 use crate::input::yaml::MAX_SPEC_BYTES;
 use crate::output::{Lock, OutDir, OutputError, Summary};
+use crate::pipeline::{Render, render_merged};
 use crate::source::SourceFile;
 use crate::validate::template_path_problem;
-use crate::{Render, render_merged};
 use std::fs;
 use std::io;
 use std::path::PathBuf;
