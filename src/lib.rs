@@ -1,111 +1,26 @@
 //! nbgen: one environment spec → validated, secure Kubernetes manifests for a Jupyter notebook
 //! platform, written for GitOps.
 //!
-//! The pipeline (see ARCHITECTURE.md):
-//! `spec texts → yaml::parse → layer::merge → schema::check → validate → Env → expand (+ extras,
-//! argocd) → objects → emit → Tree`, all pure; then `output` writes the tree (or a diff compares
-//! it).
+//! One folder per stage, in the order `pipeline` runs them (see ARCHITECTURE.md):
+//! `input → spec → validate → model → expand (per target) → object → emit → output`, all pure up
+//! to `output`, which writes the tree; `review` reads it back and `report` presents the result.
+//! `project` is the repository edge that reads the files and runs the pipeline.
 
-pub mod argocd;
-pub mod check;
 pub mod diagnostic;
-pub mod diff;
 pub mod emit;
-pub mod expand;
-pub mod extras;
-pub mod git;
-pub mod graph;
-pub mod layer;
-pub mod manifest;
+pub(crate) mod expand;
+pub(crate) mod input;
 pub mod model;
-pub mod nodeport;
+pub(crate) mod object;
 pub mod output;
-pub mod parallel;
+pub(crate) mod parallel;
+pub(crate) mod pipeline;
 pub mod project;
 pub mod report;
-pub mod review;
-pub mod risk;
-pub mod schedule;
-pub mod schema;
-pub mod snapshot;
+pub(crate) mod review;
 pub mod source;
-pub mod spec;
-pub mod start;
-pub mod validate;
-pub mod yaml;
+pub(crate) mod spec;
+pub(crate) mod template;
+pub(crate) mod validate;
 
-use diagnostic::Diagnostic;
-use extras::Templates;
-use layer::{Layer, Merged};
-use nodeport::ServerKey;
-use source::SourceFile;
-use std::collections::BTreeMap;
-
-/// A rendered environment: the model, its files, and the warnings found on the way.
-#[derive(Debug)]
-pub struct Render {
-    pub env: model::Env,
-    pub tree: emit::Tree,
-    pub warnings: Vec<Diagnostic>,
-}
-
-/// The whole pure pipeline for a spec in one file that extends none and uses no templates:
-/// spec text (and the NodePorts already handed out) → files.
-pub fn render(
-    src: &SourceFile,
-    env_name: &str,
-    previous_ports: &BTreeMap<ServerKey, u16>,
-) -> Result<Render, Vec<Diagnostic>> {
-    let layer = Layer::parse(src.clone(), env_name).map_err(|d| vec![d])?;
-    render_merged(
-        &layer::merge(vec![layer])?,
-        &Templates::new(),
-        previous_ports,
-    )
-}
-
-/// The whole pure pipeline: an environment merged from its spec files (`layer::merge`), the
-/// texts of the templates it names, and the NodePorts already handed out → files.
-pub fn render_merged(
-    merged: &Merged,
-    templates: &Templates,
-    previous_ports: &BTreeMap<ServerKey, u16>,
-) -> Result<Render, Vec<Diagnostic>> {
-    let checked = validate::validate_merged(merged, previous_ports)?;
-    let env = checked.env;
-    let argo = env.argocd.as_ref();
-    let duplicate = |path: String| {
-        // Validation keeps derived names apart; should it miss a case, refuse rather than let
-        // one object's file silently replace another's.
-        vec![
-            Diagnostic::error(format!(
-                "two objects would both be written to out/{}/{path}",
-                env.name
-            ))
-            .in_file(&env.source)
-            .help("this is a bug in nbgen's validation; please report it with the spec. Renaming the teams, roles or volumes involved avoids it"),
-        ]
-    };
-    let mut tree = emit::teams(&env, |team| {
-        let mut objects = expand::team_objects(&env, team);
-        if argo.is_some() {
-            objects.iter_mut().for_each(argocd::annotate_wave);
-        }
-        objects
-    })
-    .map_err(duplicate)?;
-    let mut extra = extras::render(&env, templates, &merged.positions, &tree)
-        .map_err(|errors| [errors, checked.warnings.clone()].concat())?;
-    extra.extend(expand::environment_objects(&env));
-    if let Some(argo) = argo {
-        extra.iter_mut().for_each(argocd::annotate_wave);
-        let own = argocd::objects(&env, argo, &extra);
-        extra.extend(own);
-    }
-    emit::add(&mut tree, &env, &extra).map_err(duplicate)?;
-    Ok(Render {
-        env,
-        tree,
-        warnings: checked.warnings,
-    })
-}
+pub use pipeline::{Render, render, render_merged};

@@ -4,9 +4,10 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use nbgen::diagnostic::{self, Diagnostic};
 use nbgen::output::Summary;
+use nbgen::project::review;
 use nbgen::project::{Failure, Project};
+use nbgen::report;
 use nbgen::source::SourceFile;
-use nbgen::{report, review};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;

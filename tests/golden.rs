@@ -6,7 +6,7 @@
 //! (`Project::write`), so a reviewer sees every change to the expected output in the diff.
 
 use nbgen::emit::Tree;
-use nbgen::output::MANIFEST;
+use nbgen::emit::ownership::MANIFEST;
 use nbgen::project::{Failure, Project};
 use sha2::{Digest, Sha256};
 use similar::TextDiff;

@@ -1,58 +1,53 @@
-//! Env → Kubernetes objects, built with k8s-openapi types. Pure: no I/O, no clock.
+//! `model::Env` → objects, per target (`Target`; `kubernetes/` today), plus what every target
+//! adds: user templates (`extras`) and Argo CD's objects and sync waves (`argocd`). Pure: no I/O,
+//! no clock; objects are built with typed structs (k8s-openapi), never text.
 //!
 //! Each team's objects depend only on that team and on environment-wide settings, so a change
 //! to one team touches only that team's files.
 
-mod admission;
-mod job;
+pub mod argocd;
+pub mod extras;
+pub mod kubernetes;
 mod pod;
-pub(crate) mod server;
-mod storage;
-pub(crate) mod team;
 
-pub use admission::objects as environment_objects;
-pub use server::url_prefix;
-
-use crate::manifest::Object;
+use crate::model::names::{
+    COMPONENT, KEEP_DATA, MANAGED_BY, NBGEN, PART_OF, ROLE, SERVER, SYNC_OPTIONS, TEAM,
+};
 use crate::model::{Env, Server, Team};
+use crate::object::Object;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
-pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-pub const PART_OF: &str = "app.kubernetes.io/part-of";
-pub const COMPONENT: &str = "app.kubernetes.io/component";
-pub const TEAM: &str = "nbgen.io/team";
-pub const ROLE: &str = "nbgen.io/role";
-pub const SERVER: &str = "nbgen.io/server";
-pub const VOLUME: &str = "nbgen.io/volume";
-/// Argo CD must never prune or delete an object that holds data.
-pub const SYNC_OPTIONS: &str = "argocd.argoproj.io/sync-options";
-pub const KEEP_DATA: &str = "Prune=false,Delete=false";
-pub const JOB: &str = "nbgen.io/job";
-/// The notebook user's home in Jupyter's docker-stacks images, and every pod's working directory.
-pub const HOME: &str = "/home/jovyan";
-/// The port Jupyter listens on inside the container, and the Service's port.
-pub const NOTEBOOK_PORT: i32 = 8888;
+/// What an environment is expanded for. One target today, plain Kubernetes (`kubernetes/`); a
+/// Kubeflow or OpenShift target is a variant here and a folder beside `kubernetes/`, built from
+/// what targets share: the pod pieces (`pod.rs`), the start conventions (`model::start`), the
+/// names and label keys (`model::names`) and the metadata helpers below.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Kubernetes,
+}
 
-/// The objects of one team: namespace-wide ones, shared-volume claims, each server's, each job's.
-/// Every object nbgen renders itself belongs to exactly one team, so these, team by team, are
-/// the whole environment.
-pub fn team_objects(env: &Env, team: &Team) -> Vec<Object> {
-    let mut out = team::objects(env, team);
-    out.extend(storage::objects(env, team));
-    for s in &team.servers {
-        out.extend(server::objects(env, team, s));
+impl Target {
+    /// The objects of one team. Every object nbgen renders itself but the environment-wide ones
+    /// belongs to exactly one team, so these, team by team, are the environment.
+    pub fn team_objects(self, env: &Env, team: &Team) -> Vec<Object> {
+        match self {
+            Target::Kubernetes => kubernetes::team_objects(env, team),
+        }
     }
-    for j in env.jobs.iter().filter(|j| j.team == team.name) {
-        out.extend(job::objects(env, team, j));
+
+    /// The objects of no one team (the admission policy).
+    pub fn environment_objects(self, env: &Env) -> Vec<Object> {
+        match self {
+            Target::Kubernetes => kubernetes::admission::objects(env),
+        }
     }
-    out
 }
 
 /// Labels every object carries.
 fn labels(env: &Env, team: &Team) -> BTreeMap<String, String> {
     BTreeMap::from([
-        (MANAGED_BY.to_owned(), "nbgen".to_owned()),
+        (MANAGED_BY.to_owned(), NBGEN.to_owned()),
         (PART_OF.to_owned(), env.name.clone()),
         (TEAM.to_owned(), team.name.clone()),
     ])

@@ -5,7 +5,8 @@
 //! here may differ between a role's servers and its jobs: a job runs where and as its role's
 //! servers run.
 
-use super::HOME;
+use crate::model::names;
+use crate::model::start::HOME;
 use crate::model::{Env, GpuUse, Job, Quantity, Server};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EmptyDirVolumeSource, EnvVar, PersistentVolumeClaimVolumeSource,
@@ -116,7 +117,7 @@ pub fn pod_spec(
     ];
     for (vol, read_only) in w.mounts {
         volumes.push(Volume {
-            name: format!("data-{vol}"),
+            name: names::pod_volume(vol),
             persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
                 claim_name: vol.clone(),
                 read_only: read_only.then_some(true),
@@ -189,7 +190,7 @@ pub fn container(w: &Workload, name: &str, extra: Vec<VolumeMount>) -> Container
     ];
     for (vol, read_only) in w.mounts {
         mounts.push(VolumeMount {
-            name: format!("data-{vol}"),
+            name: names::pod_volume(vol),
             mount_path: format!("/data/{vol}"),
             read_only: read_only.then_some(true),
             ..VolumeMount::default()

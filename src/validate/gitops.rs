@@ -3,11 +3,10 @@
 //! an Argo CD namespace that is also a team's.
 
 use super::{Cx, ptr};
+use crate::model::names::{self, DEFAULT_ARGOCD_NAMESPACE};
 use crate::model::{ArgoCd, Extra, Team};
 use crate::spec::RawSpec;
 
-/// Argo CD's namespace when the spec does not say.
-pub const DEFAULT_ARGOCD_NAMESPACE: &str = "argocd";
 /// The cluster Argo CD runs in, as Argo CD names it.
 pub const DEFAULT_DESTINATION: &str = "https://kubernetes.default.svc";
 
@@ -55,7 +54,7 @@ impl Cx<'_> {
                 "nbgen writes the AppProject it names, and Argo CD's built-in `default` project admits every repository, cluster and kind: overwriting it would change what every other Application may do. Name a project of this environment's own, or omit `project` (default: notebooks-<environment>)",
             );
         }
-        let application = format!("notebooks-{}", raw.name);
+        let application = names::argocd_application(&raw.name);
         Some(ArgoCd {
             repo_url: a.repo_url.clone(),
             target_revision: a.target_revision.clone(),

@@ -5,9 +5,9 @@
 
 use super::{Cx, ptr};
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::model::start::{self, VALUES};
 use crate::model::{Image, Start};
 use crate::spec::{RawImage, RawSpec};
-use crate::start::{self, VALUES};
 use handlebars::RenderErrorReason;
 use std::collections::BTreeMap;
 
@@ -106,7 +106,7 @@ impl Cx<'_> {
         command: &[String],
         args: &[String],
     ) -> Option<Start> {
-        let marks = serde_json::json!({"baseUrl": BASE_URL_MARK, "port": PORT_MARK, "home": crate::expand::HOME});
+        let marks = serde_json::json!({"baseUrl": BASE_URL_MARK, "port": PORT_MARK, "home": crate::model::start::HOME});
         let mut ok = true;
         let mut rendered = Vec::new();
         for (list, items) in [("command", command), ("args", args)] {

@@ -2,11 +2,12 @@
 //! notebook or output directory lies outside the volumes its role mounts, or a schedule the API
 //! server would refuse.
 
-use super::{Cx, MAX_NAME, ResolvedRole, Unit, ptr};
+use super::{Cx, ResolvedRole, Unit, ptr};
+use crate::input::yaml::escape;
+use crate::model::names::{self, MAX_CRONJOB, MAX_NAME, PARAMS_SUFFIX};
 use crate::model::{Job, Quantity, Schedule, Team};
-use crate::schedule::{self, ScheduleError};
 use crate::spec::{RawJob, RawSpec};
-use crate::yaml::escape;
+use crate::validate::schedule::{self, ScheduleError};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -17,10 +18,6 @@ pub const DEFAULT_BACKOFF_LIMIT: u32 = 2;
 pub const DEFAULT_SCHEDULED_TTL: u32 = 86_400;
 /// The size limit of a job's emptyDir home when the spec does not say.
 pub const DEFAULT_SCRATCH_SIZE: &str = "10Gi";
-/// The CronJob controller names each run's Job `<cronjob>-<11 characters>`, within 63.
-pub const MAX_CRONJOB_NAME: usize = 52;
-/// The ConfigMap holding a job's parameters is `<job>-params`.
-pub const PARAMS_SUFFIX: &str = "-params";
 
 /// Python's keywords (3.12): papermill assigns each parameter to a variable of its name.
 const PYTHON_KEYWORDS: [&str; 35] = [
@@ -120,7 +117,7 @@ impl Cx<'_> {
         Some(Job {
             name: name.to_owned(),
             team: j.team.clone(),
-            namespace: format!("{}{}", raw.cluster.namespace_prefix, j.team),
+            namespace: names::namespace(&raw.cluster.namespace_prefix, &j.team),
             role: j.role.clone(),
             image: role.image.clone(),
             cpu: role.cpu.clone(),
@@ -141,21 +138,22 @@ impl Cx<'_> {
 
     /// The names derived from a job's must fit Kubernetes' limits.
     fn job_name(&mut self, at: &str, name: &str, scheduled: bool) {
-        if scheduled && name.len() > MAX_CRONJOB_NAME {
+        if scheduled && name.len() > MAX_CRONJOB {
             self.error_at_key(
                 at,
                 format!(
-                    "scheduled job `{name}` is {} characters long; a CronJob name may have at most {MAX_CRONJOB_NAME}",
+                    "scheduled job `{name}` is {} characters long; a CronJob name may have at most {MAX_CRONJOB}",
                     name.len()
                 ),
                 "the CronJob controller names each run's Job <name>-<11 characters>, which must fit in 63: shorten the job name",
             );
-        } else if name.len() + PARAMS_SUFFIX.len() > MAX_NAME {
+        } else if names::params_config_map(name).len() > MAX_NAME {
+            let config_map = names::params_config_map(name);
             self.error_at_key(
                 at,
                 format!(
-                    "job `{name}` is too long: its ConfigMap `{name}{PARAMS_SUFFIX}` would be {} characters; Kubernetes allows {MAX_NAME}",
-                    name.len() + PARAMS_SUFFIX.len()
+                    "job `{name}` is too long: its ConfigMap `{config_map}` would be {} characters; Kubernetes allows {MAX_NAME}",
+                    config_map.len()
                 ),
                 format!(
                     "keep job names to {} characters",
