@@ -61,36 +61,55 @@ enum Command {
     #[command(
         after_help = "Prints a one-line summary: +added ~changed -removed =unchanged files.\n\
 Files nbgen no longer renders are removed; files it did not write are never touched.\n\
-A spec with errors writes nothing. Exit 0 on success, 2 on invalid input, 3 on write errors."
+Every environment that extends a named one is validated too (not written): when it no longer\n\
+validates, or environments on one cluster (cluster.name) share a namespace or a NodePort,\n\
+nothing is written. Exit 0 on success, 2 on invalid input, 3 on write errors."
     )]
     Render {
-        /// Environment name: environments/<ENV>.yaml
-        env: String,
-        /// Print the manifests as one multi-document YAML stream on stdout instead of writing
-        /// out/<ENV>/ (what `helm template` prints; for an Argo CD config management plugin or
-        /// `kubectl apply -f -`). Writes nothing, takes no lock.
+        /// Environment names: environments/<ENV>.yaml
+        #[arg(required_unless_present = "all")]
+        envs: Vec<String>,
+        /// Every environment in environments/
+        #[arg(long, conflicts_with_all = ["envs", "stdout"])]
+        all: bool,
+        /// Print the manifests of one environment as one multi-document YAML stream on stdout
+        /// instead of writing out/<ENV>/ (what `helm template` prints; for an Argo CD config
+        /// management plugin or `kubectl apply -f -`). Leaves out `_argocd/`: the Application
+        /// must not manage itself. Writes nothing, takes no lock.
         #[arg(long)]
         stdout: bool,
     },
     /// Validate an environment without writing anything
     #[command(
         after_help = "Prints every error and warning with file, line and column.\n\
+Every environment that extends a named one is validated too, and environments on one cluster\n\
+(cluster.name) must not share a namespace or a NodePort.\n\
 Exit 0 when valid (warnings allowed), 2 when invalid."
     )]
     Validate {
-        /// Environment name: environments/<ENV>.yaml
-        env: String,
+        /// Environment names: environments/<ENV>.yaml
+        #[arg(required_unless_present = "all")]
+        envs: Vec<String>,
+        /// Every environment in environments/
+        #[arg(long, conflicts_with = "envs")]
+        all: bool,
     },
     /// Show what render would change in out/<ENV>/, object by object
     #[command(
         after_help = "Objects are matched by kind, namespace and name, so a renamed or \
 hand-made file is still recognised. Prints `~ namespace Kind/name` (changed), `+` (added), `-` \
 (removed) with a unified diff each, the risks (data at risk, RBAC, NodePorts, images, resource \
-totals), and a summary line. Exit 0 when identical, 1 when different, 2 when the spec is invalid."
+totals), and a summary line. Every environment that extends a named one is diffed too. \
+Exit 0 when identical, 1 when different, 2 when a spec is invalid."
     )]
     Diff {
-        /// Environment name: environments/<ENV>.yaml
-        env: String,
+        /// Environment names: environments/<ENV>.yaml (one whose spec was deleted: every
+        /// object it had is removed)
+        #[arg(required_unless_present = "all")]
+        envs: Vec<String>,
+        /// Every environment in environments/, and with --against every out/<ENV>/ at REV
+        #[arg(long, conflicts_with = "envs")]
+        all: bool,
         /// Compare with out/<ENV>/ as committed at this git revision (e.g. origin/main),
         /// without checking it out
         #[arg(long, value_name = "REV")]
@@ -111,6 +130,9 @@ everything is up to date, 1 when anything is not, 2 when a spec is invalid."
     Check {
         /// Environment names (default: every environments/*.yaml)
         envs: Vec<String>,
+        /// Every environment (the default when none is named)
+        #[arg(long, conflicts_with = "envs")]
+        all: bool,
         /// Output format: text, markdown, json
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -166,24 +188,39 @@ fn main() -> ExitCode {
     };
     let project = Project::new(&cli.root);
     let result = match &cli.command {
-        Command::Render { env, stdout: false } => render(&project, env, color),
-        Command::Render { env, stdout: true } => render_stdout(&project, env, color),
-        Command::Validate { env } => validate(&project, env, color),
+        Command::Render {
+            envs,
+            all,
+            stdout: false,
+        } => render(&project, envs, *all, color),
+        Command::Render {
+            envs, stdout: true, ..
+        } => match envs.as_slice() {
+            [env] => render_stdout(&project, env, color),
+            _ => {
+                eprintln!("error: render --stdout prints one environment; name exactly one");
+                Ok(ExitCode::from(2))
+            }
+        },
+        Command::Validate { envs, all } => validate(&project, envs, *all, color),
         Command::Diff {
-            env,
+            envs,
+            all,
             against,
             stat,
             format,
         } => review::diff(
             &project,
-            env,
+            envs,
+            *all,
             against.as_deref(),
             (*format).into(),
             *stat,
             stdout_color,
         )
         .map(|o| finish(o, color)),
-        Command::Check { envs, format } => {
+        Command::Check { envs, all, format } => {
+            let envs: &[String] = if *all { &[] } else { envs };
             review::check(&project, envs, (*format).into(), stdout_color).map(|o| finish(o, color))
         }
         Command::Graph { env, format } => {
@@ -209,26 +246,120 @@ fn finish(o: review::Outcome, color: bool) -> ExitCode {
     ExitCode::from(o.code)
 }
 
-fn render(project: &Project, env: &str, color: bool) -> Result<ExitCode, Failure> {
-    let lock = project.lock(env)?;
-    let (r, sources) = project.render(env)?;
-    print_diagnostics(&r.warnings, &sources, color);
-    let summary = project.write_holding(env, &r, lock)?;
-    for link in &summary.skipped_links {
-        eprintln!("warning: out/{env}/{link} is a symbolic link; left alone");
+/// Render the named environments (writing nothing unless every one of them, every
+/// environment built on them, and their clusters are valid).
+fn render(project: &Project, envs: &[String], all: bool, color: bool) -> Result<ExitCode, Failure> {
+    let targets = project.targets(envs, all)?;
+    // Locks first (sorted, so two runs never wait on each other), then the NodePorts.
+    let mut named: Vec<&str> = targets
+        .iter()
+        .filter(|t| t.base.is_none())
+        .map(|t| t.env.as_str())
+        .collect();
+    named.sort_unstable();
+    let mut locks = Vec::new();
+    for env in &named {
+        locks.push((*env, project.lock(env)?));
     }
-    println!("{}", summary_line(env, &summary));
+    let Some(renders) = validate_all(project, &targets, color)? else {
+        return Ok(ExitCode::from(2));
+    };
+    for (env, lock) in locks {
+        let (r, _) = renders
+            .iter()
+            .find(|(t, _)| t.env == env)
+            .map(|(_, r)| r)
+            .expect("every named environment was rendered");
+        let summary = project.write_holding(env, r, lock)?;
+        for link in &summary.skipped_links {
+            eprintln!("warning: out/{env}/{link} is a symbolic link; left alone");
+        }
+        println!("{}", summary_line(env, &summary));
+    }
+    for (t, (r, _)) in &renders {
+        if let Some(base) = &t.base {
+            eprintln!(
+                "note: {}: valid, and built on {base}: render it too if it changed (nbgen render {})",
+                r.env.source, t.env
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `render --stdout`: the files render would write, as one stream. Only reads out/<env>/ (for
+type Rendered = (nbgen::Render, Vec<SourceFile>);
+
+/// Render every target in memory, printing warnings, and errors naming the environment that
+/// has them; then compare the environments that share a cluster. `None` when anything failed
+/// (its errors printed).
+fn validate_all(
+    project: &Project,
+    targets: &[nbgen::project::Target],
+    color: bool,
+) -> Result<Option<Vec<(nbgen::project::Target, Rendered)>>, Failure> {
+    let mut renders = Vec::new();
+    let mut failed = false;
+    for t in targets {
+        match project.render(&t.env) {
+            Ok((r, sources)) => {
+                print_diagnostics(&r.warnings, &sources, color);
+                renders.push((t.clone(), (r, sources)));
+            }
+            Err(Failure::Invalid {
+                diagnostics,
+                sources,
+            }) => {
+                failed = true;
+                let what = match &t.base {
+                    Some(base) => format!("{} (built on {base}) is invalid: ", t.env),
+                    None if targets.len() > 1 => format!("{} is invalid: ", t.env),
+                    None => String::new(),
+                };
+                print_invalid(
+                    &diagnostics,
+                    &sources,
+                    color,
+                    &what,
+                    "; nothing was written",
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let envs: Vec<&nbgen::model::Env> = renders.iter().map(|(_, (r, _))| &r.env).collect();
+    let conflicts = project.cluster_conflicts(&envs);
+    if !conflicts.is_empty() {
+        failed = true;
+        print_diagnostics(&conflicts, &[], color);
+        let n = conflicts.len();
+        eprintln!(
+            "nbgen: {n} conflict{} between environments on one cluster; nothing was written",
+            plural(n)
+        );
+    }
+    Ok((!failed).then_some(renders))
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `render --stdout`: the files render would write, but `_argocd/`, as one stream. Only reads out/<env>/ (for
 /// the NodePorts already handed out), so the stream and a render always agree.
 fn render_stdout(project: &Project, env: &str, color: bool) -> Result<ExitCode, Failure> {
     use std::io::Write as _;
     let (r, sources) = project.render(env)?;
     print_diagnostics(&r.warnings, &sources, color);
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    match nbgen::emit::stream(env, &r.tree, &mut out).and_then(|()| out.flush()) {
+    // What a config management plugin renders: the Application's own objects stay out, or
+    // the Application would manage (and could widen) itself.
+    let prefix = "_argocd/";
+    let tree: nbgen::emit::Tree = r
+        .tree
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with(prefix))
+        .collect();
+    match nbgen::emit::stream(env, &tree, &mut out).and_then(|()| out.flush()) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         // A reader that stops early (`| head`) is not an error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
@@ -239,24 +370,38 @@ fn render_stdout(project: &Project, env: &str, color: bool) -> Result<ExitCode, 
     }
 }
 
-fn validate(project: &Project, env: &str, color: bool) -> Result<ExitCode, Failure> {
-    let (r, sources) = project.render(env)?;
-    print_diagnostics(&r.warnings, &sources, color);
-    let servers: usize = r.env.teams.iter().map(|t| t.servers.len()).sum();
-    let extends = if r.env.bases.is_empty() {
-        String::new()
-    } else {
-        format!(" (extends {})", r.env.bases.join(", "))
+fn validate(
+    project: &Project,
+    envs: &[String],
+    all: bool,
+    color: bool,
+) -> Result<ExitCode, Failure> {
+    let targets = project.targets(envs, all)?;
+    let Some(renders) = validate_all(project, &targets, color)? else {
+        return Ok(ExitCode::from(2));
     };
-    println!(
-        "{}{extends}: valid ({} teams, {} servers, {} jobs, {} objects, {} warnings)",
-        r.env.source,
-        r.env.teams.len(),
-        servers,
-        r.env.jobs.len(),
-        r.tree.len(),
-        r.warnings.len()
-    );
+    for (t, (r, _)) in &renders {
+        let servers: usize = r.env.teams.iter().map(|t| t.servers.len()).sum();
+        let extends = if r.env.bases.is_empty() {
+            String::new()
+        } else {
+            format!(" (extends {})", r.env.bases.join(", "))
+        };
+        let count = |n: usize, what: &str| format!("{n} {what}{}", plural(n));
+        let because = match &t.base {
+            Some(base) => format!(", validated because it is built on {base}"),
+            None => String::new(),
+        };
+        println!(
+            "{}{extends}: valid ({}, {}, {}, {}, {}){because}",
+            r.env.source,
+            count(r.env.teams.len(), "team"),
+            count(servers, "server"),
+            count(r.env.jobs.len(), "job"),
+            count(r.tree.len(), "object"),
+            count(r.warnings.len(), "warning"),
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -279,39 +424,48 @@ fn print_diagnostics(diags: &[Diagnostic], sources: &[SourceFile], color: bool) 
     }
 }
 
+/// An invalid spec's diagnostics and the line that counts them:
+/// `nbgen: <prefix>2 errors in environments/prod.yaml`.
+fn print_invalid(
+    diagnostics: &[Diagnostic],
+    sources: &[SourceFile],
+    color: bool,
+    prefix: &str,
+    suffix: &str,
+) {
+    print_diagnostics(diagnostics, sources, color);
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    // An environment that extends others can have errors in several files.
+    let mut files: Vec<&str> = diagnostics
+        .iter()
+        .filter_map(|d| d.file.as_deref())
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    let what = match files.as_slice() {
+        [] => String::new(),
+        [one] => format!(" in {one}"),
+        [rest @ .., last] => format!(" in {} and {last}", rest.join(", ")),
+    };
+    eprintln!(
+        "nbgen: {prefix}{errors} error{}{}{what}{suffix}",
+        plural(errors),
+        if warnings > 0 {
+            format!(" and {warnings} warning{}", plural(warnings))
+        } else {
+            String::new()
+        },
+    );
+}
+
 fn report_failure(failure: Failure, color: bool) -> ExitCode {
     match failure {
         Failure::Invalid {
             diagnostics,
             sources,
         } => {
-            print_diagnostics(&diagnostics, &sources, color);
-            let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-            let warnings = diagnostics.len() - errors;
-            // An environment that extends others can have errors in several files.
-            let mut files: Vec<&str> = diagnostics
-                .iter()
-                .filter_map(|d| d.file.as_deref())
-                .collect();
-            files.sort_unstable();
-            files.dedup();
-            let what = match files.as_slice() {
-                [] => String::new(),
-                [one] => format!(" in {one}"),
-                [rest @ .., last] => format!(" in {} and {last}", rest.join(", ")),
-            };
-            eprintln!(
-                "nbgen: {errors} error{}{}{what}; nothing was written",
-                if errors == 1 { "" } else { "s" },
-                if warnings > 0 {
-                    format!(
-                        " and {warnings} warning{}",
-                        if warnings == 1 { "" } else { "s" }
-                    )
-                } else {
-                    String::new()
-                },
-            );
+            print_invalid(&diagnostics, &sources, color, "", "; nothing was written");
             ExitCode::from(2)
         }
         Failure::Output(e) => {

@@ -629,3 +629,17 @@ fn render_works_where_no_thread_can_be_started() {
     let check = run(&["check", "prod"]);
     assert!(check.status.success(), "{check:?}");
 }
+
+/// A config management plugin runs `render --stdout`: the Application must not manage itself.
+#[test]
+fn render_stdout_leaves_out_the_argocd_objects() {
+    let repo = Repo::new();
+    let run = repo.nbgen(&["render", "--stdout", "prod"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("# Source: out/prod/mlops/service-infer.yaml")
+    );
+    assert!(!run.stdout.contains("_argocd/"), "{}", run.stdout);
+    assert!(!run.stdout.contains("kind: Application\n"));
+}

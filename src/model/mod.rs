@@ -33,6 +33,9 @@ pub struct Env {
     pub name: String,
     /// The spec file, relative to the repository root (`environments/prod.yaml`).
     pub source: String,
+    /// `cluster.name`: the real cluster, shared by every environment that writes the same name;
+    /// `None`: the environment is its own cluster (see `cluster()`).
+    pub cluster_name: Option<String>,
     /// `"1.33"`.
     pub kubernetes_version: String,
     pub node_ports: (u16, u16),
@@ -64,6 +67,17 @@ pub struct Network {
     /// Access through NodePort Services, from these client ranges; `None`: no NodePorts.
     pub node_port_clients: Option<Vec<Cidr>>,
     pub egress: Vec<Egress>,
+}
+
+impl Env {
+    /// The cluster this environment is deployed to: `cluster.name`, or, when absent, a cluster
+    /// of its own (`env:<name>`, which no `cluster.name` can spell: names have no `:`).
+    pub fn cluster(&self) -> String {
+        match &self.cluster_name {
+            Some(name) => name.clone(),
+            None => format!("env:{}", self.name),
+        }
+    }
 }
 
 impl Network {

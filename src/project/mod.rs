@@ -9,6 +9,7 @@ use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::expand::extras::Templates;
 use crate::input::layer::{self, Layer, Merged};
 use crate::input::yaml::MAX_SPEC_BYTES;
+use crate::model::Env;
 use crate::output::{Lock, OutDir, OutputError, Summary};
 use crate::pipeline::{Render, render_merged};
 use crate::source::SourceFile;
@@ -36,6 +37,14 @@ impl Failure {
             sources: Vec::new(),
         }
     }
+}
+
+/// One environment a command runs on (`Project::targets`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub env: String,
+    /// Set when the environment was not named but builds on `base`, which was.
+    pub base: Option<String>,
 }
 
 pub struct Project {
@@ -216,6 +225,97 @@ impl Project {
                 "a base need not be a complete environment: `nbgen validate {first}` checks it as part of {first}; rendered on its own, it must be complete"
             )),
         )
+    }
+
+    /// The environments a command runs on: those named (every environment with `all`), then
+    /// every environment built on one of them (`extends`, transitively), each with the named
+    /// environment it was added for. A change to a base is a change to what extends it.
+    pub fn targets(&self, named: &[String], all: bool) -> Result<Vec<Target>, Failure> {
+        for env in named {
+            checked_name(env)?;
+        }
+        // Without `all`, a missing environments/ is the named spec's error, reported later.
+        let every = if all {
+            self.environments()?
+        } else {
+            self.environments().unwrap_or_default()
+        };
+        let named: Vec<String> = if all { every.clone() } else { named.to_vec() };
+        let mut out: Vec<Target> = Vec::new();
+        for env in &named {
+            if !out.iter().any(|t| &t.env == env) {
+                out.push(Target {
+                    env: env.clone(),
+                    base: None,
+                });
+            }
+        }
+        for env in &every {
+            if out.iter().any(|t| &t.env == env) {
+                continue;
+            }
+            let chain = self.bases_of(env);
+            if let Some(base) = chain.iter().find(|b| named.contains(b)) {
+                out.push(Target {
+                    env: env.clone(),
+                    base: Some(base.clone()),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The environments `env` builds on, nearest first, as far as they can be read (a cycle or
+    /// an unreadable file ends the chain; `read_merged` reports it).
+    pub fn bases_of(&self, env: &str) -> Vec<String> {
+        let mut chain: Vec<String> = Vec::new();
+        let mut next = env.to_owned();
+        while let Some((base, _)) = self
+            .read_spec(&next)
+            .ok()
+            .and_then(|src| Layer::parse(src, &next).ok())
+            .and_then(|l| l.extends())
+        {
+            if base == env || chain.contains(&base) || !valid_env_name(&base) {
+                break;
+            }
+            chain.push(base.clone());
+            next = base;
+        }
+        chain
+    }
+
+    /// Environments on one cluster must not share a namespace or a NodePort
+    /// (`validate::clusters`). `renders` are the validated environments of a command; every
+    /// other environment that names one of their clusters is rendered here to compare with.
+    /// Only conflicts that involve one of `renders` are reported.
+    pub fn cluster_conflicts(&self, renders: &[&Env]) -> Vec<Diagnostic> {
+        let names: Vec<&str> = renders
+            .iter()
+            .filter_map(|e| e.cluster_name.as_deref())
+            .collect();
+        if names.is_empty() {
+            return Vec::new();
+        }
+        let mut peers: Vec<Render> = Vec::new();
+        for other in self.environments().unwrap_or_default() {
+            if renders.iter().any(|e| e.name == other) {
+                continue;
+            }
+            let same = self.read_merged(&other).ok().is_some_and(|m| {
+                m.value
+                    .pointer("/cluster/name")
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|n| names.contains(&n))
+            });
+            if same && let Ok((r, _)) = self.render(&other) {
+                peers.push(r);
+            }
+        }
+        let mut all: Vec<&Env> = renders.to_vec();
+        all.extend(peers.iter().map(|r| &r.env));
+        let ours: Vec<&str> = renders.iter().map(|e| e.name.as_str()).collect();
+        crate::validate::clusters::shared(&all, |a, b| ours.contains(&a) || ours.contains(&b))
     }
 
     /// Read `environments/<env>.yaml` and every file it builds on (`extends`), and merge them.

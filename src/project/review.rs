@@ -30,22 +30,144 @@ pub enum GraphFormat {
     Dot,
 }
 
-/// `nbgen diff <env> [--against REV]`
+/// `nbgen diff <env>... [--against REV]`: each environment named (every one with `all`, and
+/// with `--against` every one with output at REV), then each built on them.
 pub fn diff(
+    project: &Project,
+    envs: &[String],
+    all: bool,
+    against: Option<&str>,
+    format: Format,
+    stat: bool,
+    color: bool,
+) -> Result<Outcome, Failure> {
+    let mut targets = project.targets(envs, all)?;
+    // The revision is checked once, before any environment.
+    let then = match against {
+        Some(rev) => git::dirs_at(&project.root, rev, "out").map_err(git_failure)?,
+        None => Vec::new(),
+    };
+    if all {
+        for name in then {
+            if super::valid_env_name(&name) && !targets.iter().any(|t| t.env == name) {
+                targets.push(super::Target {
+                    env: name,
+                    base: None,
+                });
+            }
+        }
+    }
+    let mut outcome = Outcome::default();
+    let mut pieces = Vec::new();
+    for t in &targets {
+        match diff_one(project, &t.env, against, format, stat, color) {
+            Ok((piece, diagnostics, code)) => {
+                pieces.push(match (&t.base, format) {
+                    (_, Format::Json | Format::Markdown) => piece,
+                    _ if targets.len() == 1 => piece,
+                    (Some(base), _) => format!("out/{} (built on {base}):\n{piece}", t.env),
+                    (None, _) => format!("out/{}:\n{piece}", t.env),
+                });
+                outcome.diagnostics.push(diagnostics);
+                outcome.code = outcome.code.max(code);
+            }
+            Err(e) if targets.len() == 1 => return Err(e),
+            Err(Failure::Invalid {
+                mut diagnostics,
+                sources,
+            }) => {
+                let why = match &t.base {
+                    Some(base) => format!("{} (built on {base}) is invalid", t.env),
+                    None => format!("{} is invalid", t.env),
+                };
+                diagnostics.push(Diagnostic::error(why).help(format!("nbgen validate {}", t.env)));
+                outcome.diagnostics.push((diagnostics, sources));
+                outcome.code = 2;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    outcome.stdout = if format == Format::Json && pieces.len() > 1 {
+        format!(
+            "[{}]\n",
+            pieces
+                .iter()
+                .map(|p| p.trim_end())
+                .collect::<Vec<_>>()
+                .join(",\n")
+        )
+    } else {
+        pieces.concat()
+    };
+    Ok(outcome)
+}
+
+type Diagnostics = (Vec<Diagnostic>, Vec<SourceFile>);
+
+fn diff_one(
     project: &Project,
     env: &str,
     against: Option<&str>,
     format: Format,
     stat: bool,
     color: bool,
-) -> Result<Outcome, Failure> {
-    let (r, sources) = project.render(env)?;
+) -> Result<(String, Diagnostics, u8), Failure> {
     let dir = format!("out/{env}");
-    let files = match against {
-        None => project.out_dir(env)?.manifests().map_err(Failure::Output)?,
-        Some(rev) => git::files_at(&project.root, rev, &dir).map_err(git_failure)?,
+    let out = project.out_dir(env)?;
+    let old_files = || match against {
+        None => out.manifests().map_err(Failure::Output),
+        Some(rev) => git::files_at(&project.root, rev, &dir).map_err(git_failure),
     };
-    let old = Snapshot::read(&files);
+    // A deleted environment: its spec is gone, its objects (on disk or at REV) are all removed.
+    let spec = project.root.join(format!("environments/{env}.yaml"));
+    if fs::symlink_metadata(&spec).is_err() {
+        let files = old_files()?;
+        if files.is_empty() {
+            project.render(env)?; // the usual "cannot read" error
+        }
+        let old = Snapshot::read(&files);
+        let d = diff::diff(&old, &Snapshot::default(), &dir);
+        let risks = risk::assess(&old, &Snapshot::default(), &Default::default());
+        let report = DiffReport {
+            env: env.to_owned(),
+            against: against.map(str::to_owned),
+            dir: dir.clone(),
+            diff: d,
+            risks,
+            graph: String::new(),
+        };
+        let note = Diagnostic::warning(format!(
+            "environments/{env}.yaml does not exist: every object of {dir} is removed"
+        ))
+        .help("Argo CD prunes them only if the Application still exists; restore the spec if the deletion is a mistake");
+        return Ok((
+            report.render(format, stat, color),
+            (vec![note], Vec::new()),
+            1,
+        ));
+    }
+    let (r, sources) = project.render(env)?;
+    let files = old_files()?;
+    let mut old = Snapshot::read(&files);
+    // Objects in files nbgen did not write, that it does not render either: render leaves
+    // them, so they are no removal. (Known on disk only: REV's manifest is not read.)
+    let mut unowned = Vec::new();
+    if against.is_none()
+        && let Some(manifest) = read_manifest(&out)
+    {
+        let owned = crate::emit::ownership::entries(&manifest);
+        let rendered: std::collections::BTreeSet<_> = r.tree.values().map(|f| &f.id).collect();
+        old.objects.retain(|id, found| {
+            let keep = owned.contains_key(found.path.as_str()) || rendered.contains(id);
+            if !keep {
+                unowned.push(crate::review::snapshot::Note::Unowned {
+                    path: found.path.clone(),
+                    id: id.clone(),
+                });
+            }
+            keep
+        });
+    }
     let new = Snapshot::read_reusing(
         &r.tree
             .iter()
@@ -53,7 +175,9 @@ pub fn diff(
             .collect(),
         &old,
     );
-    let d = diff::diff(&old, &new, &dir);
+    let mut d = diff::diff(&old, &new, &dir);
+    d.notes.extend(unowned);
+    d.notes.sort_by(|a, b| a.path().cmp(b.path()));
     let risks = risk::assess(&old, &new, &r.env.gpu_pools);
     let code = u8::from(!d.is_empty());
     let report = DiffReport {
@@ -68,11 +192,11 @@ pub fn diff(
             String::new()
         },
     };
-    Ok(Outcome {
-        stdout: report.render(format, stat, color),
-        diagnostics: vec![(r.warnings, sources)],
+    Ok((
+        report.render(format, stat, color),
+        (r.warnings, sources),
         code,
-    })
+    ))
 }
 
 fn git_failure(e: git::GitError) -> Failure {
@@ -112,11 +236,11 @@ pub fn check(
     color: bool,
 ) -> Result<Outcome, Failure> {
     let all = envs.is_empty();
-    let envs = if all {
-        project.environments()?
-    } else {
-        envs.to_vec()
-    };
+    let envs: Vec<String> = project
+        .targets(envs, all)?
+        .into_iter()
+        .map(|t| t.env)
+        .collect();
     if envs.is_empty() {
         return Err(Failure::Invalid {
             diagnostics: vec![
@@ -131,6 +255,7 @@ pub fn check(
     let mut report = CheckReport {
         environments: Vec::new(),
     };
+    let mut clusters: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for env in &envs {
         let dir = format!("out/{env}");
         let (r, sources) = match project.render(env) {
@@ -139,7 +264,9 @@ pub fn check(
                 diagnostics,
                 sources,
             }) => {
-                outcome.diagnostics.push((diagnostics, sources));
+                outcome
+                    .diagnostics
+                    .push((naming(env, diagnostics), sources));
                 report.environments.push(EnvCheck {
                     environment: env.clone(),
                     dir,
@@ -152,7 +279,13 @@ pub fn check(
             }
             Err(e) => return Err(e),
         };
-        outcome.diagnostics.push((r.warnings, sources));
+        outcome
+            .diagnostics
+            .push((naming(env, r.warnings.clone()), sources));
+        clusters
+            .entry(r.env.cluster())
+            .or_default()
+            .push(env.clone());
         let out = project.out_dir(env)?;
         let files = out.manifests_against(&r.tree).map_err(Failure::Output)?;
         let manifest = read_manifest(&out);
@@ -191,6 +324,32 @@ pub fn check(
             });
         }
     }
+    // Environments on one cluster, as committed: a clean merge of two reviewed changes can
+    // still put two Services on one NodePort, or one object in two environments.
+    for group in clusters.values().filter(|g| g.len() > 1) {
+        let committed: Vec<(String, Snapshot)> = group
+            .iter()
+            .map(|env| {
+                let files = project
+                    .out_dir(env)
+                    .and_then(|o| o.manifests().map_err(Failure::Output))?;
+                Ok((env.clone(), Snapshot::read(&files)))
+            })
+            .collect::<Result<_, Failure>>()?;
+        let refs: Vec<(&str, &Snapshot)> = committed.iter().map(|(e, s)| (e.as_str(), s)).collect();
+        for (env, finding) in check::shared_cluster(&refs) {
+            if let Some(e) = report
+                .environments
+                .iter_mut()
+                .find(|e| e.environment == env)
+            {
+                e.findings.push(finding);
+                if e.status == Status::UpToDate {
+                    e.status = Status::OutOfDate;
+                }
+            }
+        }
+    }
     let statuses: Vec<Status> = report.environments.iter().map(|e| e.status).collect();
     outcome.code = if statuses.contains(&Status::Invalid) {
         2
@@ -199,6 +358,18 @@ pub fn check(
     };
     outcome.stdout = report.render(format, color);
     Ok(outcome)
+}
+
+/// `check` runs several environments: each diagnostic says which one it was found in (a base's
+/// warning shows once for each environment built on it).
+fn naming(env: &str, diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diagnostics
+        .into_iter()
+        .map(|mut d| {
+            d.message = format!("{env}: {}", d.message);
+            d
+        })
+        .collect()
 }
 
 /// The ownership manifest's text, if it is a regular file.

@@ -296,6 +296,7 @@ fn json_note(n: &Note, dir: &str) -> JsonNote {
             Note::Unidentified { .. } => "unidentified",
             Note::Duplicate { .. } => "duplicate",
             Note::Link { .. } => "link",
+            Note::Unowned { .. } => "unowned",
         },
         detail: note_text(n, dir),
     }
@@ -308,6 +309,9 @@ fn note_text(n: &Note, dir: &str) -> String {
             format!("another copy of {id} (compared: {dir}/{first})")
         }
         Note::Link { .. } => "a symbolic link; not followed".to_owned(),
+        Note::Unowned { id, .. } => format!(
+            "{id} is not nbgen's (not in .nbgen-manifest): render leaves it, Argo CD applies it"
+        ),
     }
 }
 

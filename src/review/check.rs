@@ -36,12 +36,18 @@ pub enum Problem {
     Manifest,
     /// `out/<name>/` holds manifests but there is no `environments/<name>.yaml`.
     NoSpec,
+    /// Another environment on the same cluster (`cluster.name`) has committed the same object
+    /// or the same NodePort: Argo CD would fight over it, the API server refuses it.
+    SharedCluster,
 }
 
 impl Problem {
     /// Fixed by `nbgen render <env>` (after any `rm` the other problems need).
     fn needs_render(self) -> bool {
-        !matches!(self, Problem::Stray | Problem::NoSpec)
+        !matches!(
+            self,
+            Problem::Stray | Problem::NoSpec | Problem::SharedCluster
+        )
     }
 
     /// Fixed only by removing the file: render will not touch it.
@@ -236,6 +242,73 @@ pub fn check(
         Some(_) => {}
     }
     out.sort_by(|a, b| (&a.path, a.problem).cmp(&(&b.path, b.problem)));
+    out
+}
+
+/// The committed output of environments on one cluster, `(env, snapshot)` in order: every
+/// object committed by two of them, and every NodePort two of their Services use, as a finding
+/// of the later environment.
+pub fn shared_cluster(envs: &[(&str, &Snapshot)]) -> Vec<(String, Finding)> {
+    let mut out = Vec::new();
+    let mut ports: BTreeMap<u64, (&str, &ObjectId)> = BTreeMap::new();
+    for (i, (env, snap)) in envs.iter().enumerate() {
+        // An object in a namespace both commit is told once, by the Namespace.
+        let shared_ns = |ns: &str| {
+            envs[..i].iter().any(|(_, s)| {
+                s.objects
+                    .keys()
+                    .any(|o| o.kind == "Namespace" && o.name == ns && snap.objects.contains_key(o))
+            })
+        };
+        for (id, found) in &snap.objects {
+            let told = id.namespace.as_deref().is_some_and(shared_ns);
+            if let Some((first, _)) = envs[..i]
+                .iter()
+                .find(|(_, s)| !told && s.objects.contains_key(id))
+            {
+                out.push((
+                    env.to_string(),
+                    Finding {
+                        path: found.path.clone(),
+                        problem: Problem::SharedCluster,
+                        object: Some(id.clone()),
+                        detail: format!(
+                            "is also committed in out/{first}, on the same cluster: Argo CD's two Applications would fight over it"
+                        ),
+                    },
+                ));
+            }
+            if id.kind != "Service" {
+                continue;
+            }
+            let used = found
+                .value
+                .pointer("/spec/ports")
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.get("nodePort")?.as_u64());
+            for port in used {
+                match ports.get(&port) {
+                    Some((first, _)) if first != env => out.push((
+                        env.to_string(),
+                        Finding {
+                            path: found.path.clone(),
+                            problem: Problem::SharedCluster,
+                            object: Some(id.clone()),
+                            detail: format!(
+                                "uses NodePort {port}, as out/{first} does, on the same cluster: the API server refuses the second"
+                            ),
+                        },
+                    )),
+                    Some(_) => {}
+                    None => {
+                        ports.insert(port, (env, id));
+                    }
+                }
+            }
+        }
+    }
     out
 }
 

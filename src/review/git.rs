@@ -84,6 +84,25 @@ pub fn files_at(
 }
 
 /// The commit a revision names; refuses anything git could read as an option.
+/// The names of the directories directly under `dir` at `rev` (e.g. the environments under
+/// `out` that had output then).
+pub fn dirs_at(root: &Path, rev: &str, dir: &str) -> Result<Vec<String>, GitError> {
+    let commit = resolve(root, rev)?;
+    let prefix = format!("{}/", dir.trim_end_matches('/'));
+    let listing = run(root, &["ls-tree", "-z", &commit, "--", &prefix], None)?;
+    let mut out = Vec::new();
+    for entry in listing.split(|&b| b == 0).filter(|e| !e.is_empty()) {
+        let entry = String::from_utf8_lossy(entry);
+        if let Some((meta, path)) = entry.split_once('\t')
+            && meta.split(' ').nth(1) == Some("tree")
+            && let Some(name) = path.strip_prefix(&prefix)
+        {
+            out.push(name.to_owned());
+        }
+    }
+    Ok(out)
+}
+
 fn resolve(root: &Path, rev: &str) -> Result<String, GitError> {
     if rev.is_empty() || rev.starts_with('-') || rev.contains('\0') {
         return Err(GitError::OptionLike(rev.to_owned()));

@@ -30,6 +30,9 @@ pub enum Note {
     },
     /// A symbolic link: never followed.
     Link { path: String },
+    /// An object nbgen does not render, in a file `.nbgen-manifest` does not list: render
+    /// leaves it in place (it is no removal), and Argo CD applies it.
+    Unowned { path: String, id: ObjectId },
 }
 
 impl Note {
@@ -37,7 +40,8 @@ impl Note {
         match self {
             Note::Unidentified { path, .. }
             | Note::Duplicate { path, .. }
-            | Note::Link { path } => path,
+            | Note::Link { path }
+            | Note::Unowned { path, .. } => path,
         }
     }
 }

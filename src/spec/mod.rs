@@ -77,6 +77,9 @@ pub enum Family {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawCluster {
+    /// The real cluster's identity, shared by environments deployed to it.
+    #[serde(default)]
+    pub name: Option<String>,
     pub kubernetes_version: String,
     #[serde(default = "default_node_port_range")]
     pub node_port_range: String,

@@ -16,6 +16,7 @@ use nodeport::{PortError, ServerKey};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+pub mod clusters;
 mod collisions;
 mod gitops;
 mod gpu;
@@ -210,6 +211,7 @@ impl Cx<'_> {
         Some(Env {
             name: raw.name.clone(),
             source: self.source.to_owned(),
+            cluster_name: raw.cluster.name.clone(),
             kubernetes_version: raw.cluster.kubernetes_version.clone(),
             node_ports,
             storage_class: raw.cluster.storage_class.clone(),
