@@ -299,6 +299,9 @@ fn validate_all(
 ) -> Result<Option<Vec<(nbgen::project::Target, Rendered)>>, Failure> {
     let mut renders = Vec::new();
     let mut failed = false;
+    // An error in a base is an error of every environment built on it: show each mistake once.
+    let mut shown: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let key = |d: &Diagnostic| format!("{:?}|{:?}|{}", d.file, d.span, d.message);
     for t in targets {
         match project.render(&t.env) {
             Ok((r, sources)) => {
@@ -310,6 +313,21 @@ fn validate_all(
                 sources,
             }) => {
                 failed = true;
+                let new: Vec<Diagnostic> = diagnostics
+                    .iter()
+                    .filter(|d| !shown.contains(&key(d)))
+                    .cloned()
+                    .collect();
+                shown.extend(diagnostics.iter().map(key));
+                if new.is_empty() {
+                    eprintln!(
+                        "nbgen: {} (built on {}) is invalid by the errors above; nothing was written",
+                        t.env,
+                        t.base.as_deref().unwrap_or("another environment")
+                    );
+                    continue;
+                }
+                let diagnostics = new;
                 let what = match &t.base {
                     Some(base) => format!("{} (built on {base}) is invalid: ", t.env),
                     None if targets.len() > 1 => format!("{} is invalid: ", t.env),

@@ -180,7 +180,11 @@ fn render_writes_the_committed_tree_and_prints_a_summary() {
     assert_eq!(run.code, 0, "{run:?}");
     let n = rendered_count("prod");
     assert_eq!(run.stdout, format!("out/prod: +{n} ~0 -0 =0\n"));
-    assert_eq!(run.stderr, "", "prod renders without warnings");
+    assert_eq!(
+        run.stderr,
+        "note: environments/staging.yaml: valid, and built on prod: render it too if it changed (nbgen render staging)\n",
+        "prod renders without warnings; staging, built on it, is validated and named"
+    );
     assert_eq!(contents(&repo.files("out/prod")), committed("prod"));
     assert!(repo.files("out/prod").contains_key(MANIFEST));
 }
@@ -228,7 +232,7 @@ fn render_of_an_invalid_spec_exits_2_and_leaves_out_byte_identical() {
             && run.stderr.contains(" --> environments/prod.yaml:")
             && run
                 .stderr
-                .ends_with("nbgen: 1 error in environments/prod.yaml; nothing was written\n"),
+                .ends_with("nbgen: prod is invalid: 1 error in environments/prod.yaml; nothing was written\nnbgen: staging (built on prod) is invalid by the errors above; nothing was written\n"),
         "{}",
         run.stderr
     );
@@ -407,7 +411,7 @@ fn render_stdout_prints_every_file_as_one_stream_and_writes_nothing() {
     assert_eq!(run.stderr, "");
     let expected: String = committed("prod")
         .into_iter()
-        .filter(|(path, _)| path != MANIFEST)
+        .filter(|(path, _)| path != MANIFEST && !path.starts_with("_argocd/"))
         .map(|(path, bytes)| {
             format!(
                 "---\n# Source: out/prod/{path}\n{}",
@@ -445,8 +449,10 @@ fn validate_exits_0_for_a_valid_spec_and_writes_nothing() {
     assert_eq!(
         run.stdout,
         format!(
-            "environments/prod.yaml: valid (3 teams, 5 servers, 3 jobs, {} objects, 0 warnings)\n",
-            rendered_count("prod")
+            "environments/prod.yaml: valid (3 teams, 5 servers, 3 jobs, {} objects, 0 warnings)\n\
+             environments/staging.yaml (extends environments/prod.yaml): valid (3 teams, 3 servers, 2 jobs, {} objects, 0 warnings), validated because it is built on prod\n",
+            rendered_count("prod"),
+            rendered_count("staging")
         )
     );
     assert_eq!(run.stderr, "");
@@ -542,7 +548,7 @@ fn missing_environment_argument_is_a_usage_error() {
     let run = repo.nbgen(&["render"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
-        run.stderr.contains("Usage: nbgen render <ENV>"),
+        run.stderr.contains("Usage: nbgen render <ENVS>..."),
         "{}",
         run.stderr
     );
@@ -623,7 +629,7 @@ fn render_works_where_no_thread_can_be_started() {
     };
     let stream = run(&["render", "prod", "--stdout"]);
     assert!(stream.status.success(), "{stream:?}");
-    let write = run(&["render", "prod"]);
+    let write = run(&["render", "prod", "staging"]);
     assert!(write.status.success(), "{write:?}");
     assert_eq!(contents(&repo.files("out/prod")), committed("prod"));
     let check = run(&["check", "prod"]);
