@@ -142,7 +142,39 @@ error: invalid YAML: while parsing a block mapping, did not find expected key
    |
 22 |       memory: 4Gi
    |       ^
-   = help: fix the YAML syntax at this position (check indentation, quotes and brackets)
+   = help: this line is not indented like the keys around it: keys of one map start in the same column, with spaces
+"#,
+    );
+}
+
+#[test]
+fn a_tab_indenting_a_key_is_shown_with_a_caret_on_the_tab() {
+    check(
+        &edit(&[("    memory: 4Gi\n", "\tmemory: 4Gi\n")]),
+        r#"
+error: invalid YAML: tabs disallowed within this context (block indentation)
+  --> environments/test.yaml:22:1
+   |
+22 |  memory: 4Gi
+   | ^
+   = help: YAML indents with spaces only; replace the tab with spaces
+"#,
+    );
+}
+
+#[test]
+fn an_unquoted_at_daily_schedule_says_to_quote_it() {
+    check(
+        &format!(
+            "{BASE}jobs:\n  nightly:\n    team: research\n    role: prep\n    notebook: /data/datasets/nb.ipynb\n    outputDir: /data/datasets/runs\n    schedule: @daily # every night\n"
+        ),
+        r#"
+error: invalid YAML: unexpected character `@`
+  --> environments/test.yaml:46:15
+   |
+46 |     schedule: @daily # every night
+   |               ^
+   = help: a value starting with `@` must be quoted: write "@daily"
 "#,
     );
 }
@@ -160,7 +192,7 @@ error: invalid YAML: duplicate mapping key: research
    |
 35 |   research:
    |   ^
-   = help: each name may appear once in a map; merge the two entries or rename one
+   = help: `research` is already defined on line 31; each name may appear once in a map: merge the two entries or rename one
 "#,
     );
 }
@@ -178,7 +210,7 @@ error: invalid YAML: duplicate mapping key: roles
    |
 34 |     roles: [train]
    |     ^
-   = help: each name may appear once in a map; merge the two entries or rename one
+   = help: `roles` is already defined on line 33; each name may appear once in a map: merge the two entries or rename one
 "#,
     );
 }
