@@ -604,7 +604,7 @@ error: roles.prep.memory: "4 Gi" is not a valid Kubernetes quantity
    |
 22 |     memory: "4 Gi"
    |             ^^^^^^
-   = help: Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
+   = help: did you mean `4Gi`? Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
 "#,
     );
 }
@@ -619,7 +619,7 @@ error: storage.datasets.size: "100GB" is not a valid Kubernetes quantity
    |
 16 |     size: 100GB
    |           ^^^^^
-   = help: Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
+   = help: did you mean `100Gi`? Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
 "#,
     );
 }
@@ -1092,7 +1092,7 @@ error: roles.prep.memory: "4 Gi" is not a valid Kubernetes quantity
    |
 22 |     memory: 4 Gi
    |             ^^^^
-   = help: Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
+   = help: did you mean `4Gi`? Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
 
 error: unknown key `permember` in teams.research
   --> environments/test.yaml:34:5
@@ -1296,7 +1296,7 @@ error: images.notebook.start: "docker-stack" is not one of "docker-stacks", "kub
   |
 8 |   notebook: {image: registry.example.com/ml/notebook:1.0.0, start: docker-stack}
   |                                                                    ^^^^^^^^^^^^
-  = help: How the image starts Jupyter. `docker-stacks`: the image's entrypoint (tini, start.sh and its hooks) runs `start-notebook.py` with nbgen's flags. `kubeflow`: nbgen runs `jupyter lab` itself, skipping s6-overlay's /init and its hooks (which need root and disable the token). Not together with `command`.
+  = help: did you mean `docker-stacks`? How the image starts Jupyter. `docker-stacks`: the image's entrypoint (tini, start.sh and its hooks) runs `start-notebook.py` with nbgen's flags. `kubeflow`: nbgen runs `jupyter lab` itself, skipping s6-overlay's /init and its hooks (which need root and disable the token). Not together with `command`.
 "#,
     );
 }
@@ -1421,4 +1421,130 @@ error: an egress entry needs exactly one of `cidr` or `internet: true`
    = help: write `{cidr: 10.30.0.7/32, ports: [3128]}` for one destination, or `{internet: true, ports: [443]}` for everything outside the cluster
 "#,
     );
+}
+
+// ---- one error per mistake, all of them in one run (issue 14) ----
+
+#[test]
+fn a_misspelt_required_key_is_one_error_and_the_rules_still_run() {
+    // `memroy` is one mistake: no "missing `memory`" beside it; the role is checked with the
+    // key read as meant, so the undefined image elsewhere is reported in the same run.
+    check(
+        &edit(&[
+            ("memory: 4Gi", "memroy: 4Gi"),
+            ("image: train", "image: trian"),
+        ]),
+        r#"
+error: unknown key `memroy` in roles.prep
+  --> environments/test.yaml:22:5
+   |
+22 |     memroy: 4Gi
+   |     ^^^^^^
+   = help: did you mean `memory`?
+
+error: role `train` uses undefined image `trian`
+  --> environments/test.yaml:25:12
+   |
+25 |     image: trian
+   |            ^^^^^
+   = help: did you mean `train`?
+"#,
+    );
+}
+
+#[test]
+fn every_missing_key_of_a_map_is_reported_at_once() {
+    check(
+        &edit(&[("    cpu: \"1\"\n    memory: 4Gi\n", "")]),
+        r#"
+error: roles.prep is missing the required key `cpu`
+  --> environments/test.yaml:19:3
+   |
+19 |   prep:
+   |   ^^^^
+   = help: add `cpu:` (CPU for each server, used as both request and limit, e.g. "2" or 500m.)
+
+error: roles.prep is missing the required key `memory`
+  --> environments/test.yaml:19:3
+   |
+19 |   prep:
+   |   ^^^^
+   = help: add `memory:` (memory for each server, used as both request and limit, e.g. 8Gi.)
+"#,
+    );
+}
+
+#[test]
+fn semantic_errors_are_reported_after_a_type_error() {
+    check(
+        &edit(&[
+            ("perMember: true", "perMember: yes"),
+            ("image: train", "image: trian"),
+        ]),
+        r#"
+error: role `train` uses undefined image `trian`
+  --> environments/test.yaml:25:12
+   |
+25 |     image: trian
+   |            ^^^^^
+   = help: did you mean `train`?
+
+error: teams.research.perMember must be true or false, found "yes"
+  --> environments/test.yaml:34:16
+   |
+34 |     perMember: yes
+   |                ^^^
+   = help: true: every member gets their own server for each role (named `<role>-<member>`); false: the team shares one server per role (named `<role>`).
+"#,
+    );
+}
+
+#[test]
+fn an_empty_list_of_roles_is_said_in_words() {
+    check(
+        &edit(&[("roles: [prep]", "roles: []")]),
+        r#"
+error: teams.research.roles is empty: list at least one role
+  --> environments/test.yaml:33:5
+   |
+33 |     roles: []
+   |     ^^^^^
+   = help: Names of entries in `roles`: the notebook servers this team runs.
+"#,
+    );
+}
+
+#[test]
+fn an_abbreviated_access_mode_suggests_the_full_one() {
+    check(
+        &edit(&[("datasets: readWrite", "datasets: rw")]),
+        r#"
+error: roles.prep.mounts.datasets: "rw" is not one of "readOnly", "readWrite"
+  --> environments/test.yaml:23:24
+   |
+23 |     mounts: {datasets: rw}
+   |                        ^^
+   = help: did you mean `readWrite`? `readOnly`: mounted read-only; `readWrite`: this role writes the volume.
+"#,
+    );
+}
+
+#[test]
+fn memory_in_gigabytes_suggests_gibibytes() {
+    for written in ["8GB", "8gb", "8GiB"] {
+        check(
+            &edit(&[("memory: 4Gi", &format!("memory: {written}"))]),
+            &format!(
+                r#"
+error: roles.prep.memory: "{written}" is not a valid Kubernetes quantity
+  --> environments/test.yaml:22:13
+   |
+22 |     memory: {written}
+   |             {carets}
+   = help: did you mean `8Gi`? Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
+"#,
+                carets = "^".repeat(written.len())
+            ),
+        );
+    }
 }
