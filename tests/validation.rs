@@ -577,19 +577,11 @@ error: server `prep-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb` in team `r
 }
 
 #[test]
-fn persistent_volume_name_env_team_volume_too_long() {
-    let team = "t".repeat(50); // `test-<team>-datasets` = 64 characters
-    check(
-        &edit(&[("  training:\n", &format!("  {team}:\n"))]),
-        r#"
-error: the PersistentVolume for team `tttttttttttttttttttttttttttttttttttttttttttttttttt`'s use of `datasets` would be named `test-tttttttttttttttttttttttttttttttttttttttttttttttttt-datasets`, 64 characters; Kubernetes allows 63
-  --> environments/test.yaml:35:3
-   |
-35 |   tttttttttttttttttttttttttttttttttttttttttttttttttt:
-   |   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
-   = help: PersistentVolumes are named <environment>-<team>-<volume>: shorten one of them
-"#,
-    );
+fn a_persistent_volume_name_over_63_characters_is_fine() {
+    // PersistentVolume names are DNS subdomains (253 characters), not labels (63):
+    // `test-<50 t>-datasets` is 64 characters and valid.
+    let team = "t".repeat(50);
+    check(&edit(&[("  training:\n", &format!("  {team}:\n"))]), "");
 }
 
 // ---- quantities ----
@@ -766,6 +758,13 @@ error: members `alice@example.com` and `Alice@example.org` both become server na
 32 |     members: [alice@example.com, Alice@example.org]
    |                                  ^^^^^^^^^^^^^^^^^
    = help: perMember servers are named <role>-<part of the e-mail before @>; these two collide. Give one a distinct address, or use perMember: false
+
+warning: member `Alice@example.org` of team `research` has capital letters: Kubernetes compares user names exactly
+  --> environments/test.yaml:32:34
+   |
+32 |     members: [alice@example.com, Alice@example.org]
+   |                                  ^^^^^^^^^^^^^^^^^
+   = help: identity providers usually send e-mail addresses in lower case (OIDC `email` claims): write `alice@example.org`, unless yours sends exactly `Alice@example.org`
 "#,
     );
 }
@@ -1469,7 +1468,7 @@ error: roles.prep is missing the required key `memory`
    |
 19 |   prep:
    |   ^^^^
-   = help: add `memory:` (memory for each server, used as both request and limit, e.g. 8Gi.)
+   = help: add `memory:` (memory for each server, used as both request and limit, e.g. 8Gi. At least 64Mi: a plain number is bytes and `m` is milli, so `8` and `8m` are refused.)
 "#,
     );
 }
@@ -1547,4 +1546,98 @@ error: roles.prep.memory: "{written}" is not a valid Kubernetes quantity
             ),
         );
     }
+}
+
+// ---- quantities a person would not mean ----
+
+#[test]
+fn memory_in_milli_bytes_is_refused_with_the_likely_fix() {
+    check(
+        &edit(&[("memory: 4Gi", "memory: 8m")]),
+        r#"
+error: roles.prep.memory is `8m`, that is 0.008 bytes: below the least of 64Mi
+  --> environments/test.yaml:22:13
+   |
+22 |     memory: 8m
+   |             ^^
+   = help: did you mean `8Gi`? (`m` is milli; mebibytes are `Mi`, gibibytes `Gi`) a notebook server needs at least 64Mi
+"#,
+    );
+}
+
+#[test]
+fn memory_in_bytes_is_refused_with_the_likely_fix() {
+    check(
+        &edit(&[("memory: 4Gi", "memory: 8")]),
+        r#"
+error: roles.prep.memory is `8`, that is 8 bytes: below the least of 64Mi
+  --> environments/test.yaml:22:13
+   |
+22 |     memory: 8
+   |             ^
+   = help: did you mean `8Gi`? (a plain number is bytes) a notebook server needs at least 64Mi
+"#,
+    );
+}
+
+#[test]
+fn memory_in_milli_bytes_that_meant_mebibytes_suggests_them() {
+    check(
+        &edit(&[("memory: 4Gi", "memory: 512m")]),
+        r#"
+error: roles.prep.memory is `512m`, that is 0.512 bytes: below the least of 64Mi
+  --> environments/test.yaml:22:13
+   |
+22 |     memory: 512m
+   |             ^^^^
+   = help: did you mean `512Mi`? (`m` is milli; mebibytes are `Mi`, gibibytes `Gi`) a notebook server needs at least 64Mi
+"#,
+    );
+}
+
+#[test]
+fn a_home_volume_in_bytes_is_refused() {
+    check(
+        &edit(&[("    memory: 4Gi\n", "    memory: 4Gi\n    homeSize: 10\n")]),
+        r#"
+error: roles.prep.homeSize is `10`, that is 10 bytes: below the least of 1Gi
+  --> environments/test.yaml:23:15
+   |
+23 |     homeSize: 10
+   |               ^^
+   = help: did you mean `10Gi`? (a plain number is bytes) a home volume needs at least 1Gi
+"#,
+    );
+}
+
+#[test]
+fn cpu_in_mega_cores_suggests_millicores() {
+    check(
+        &edit(&[("cpu: \"1\"", "cpu: 500M")]),
+        r#"
+error: roles.prep.cpu is `500M`, that is 500000000 cores
+  --> environments/test.yaml:21:10
+   |
+21 |     cpu: 500M
+   |          ^^^^
+   = help: did you mean `500m`? CPU is counted in cores ("2") or millicores ("500m", lower-case m)
+"#,
+    );
+}
+
+// ---- members ----
+
+#[test]
+fn an_e_mail_member_with_capitals_is_a_warning() {
+    check(
+        &edit(&[("alice@example.com", "Alice@Example.COM")]),
+        r#"
+warning: member `Alice@Example.COM` of team `research` has capital letters: Kubernetes compares user names exactly
+  --> environments/test.yaml:32:15
+   |
+32 |     members: [Alice@Example.COM, bob@example.com]
+   |               ^^^^^^^^^^^^^^^^^
+   = help: identity providers usually send e-mail addresses in lower case (OIDC `email` claims): write `alice@example.com`, unless yours sends exactly `Alice@Example.COM`
+"#,
+    );
 }
