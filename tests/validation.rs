@@ -148,6 +148,23 @@ error: invalid YAML: while parsing a block mapping, did not find expected key
 }
 
 #[test]
+fn an_over_indented_first_key_is_blamed_not_the_sibling_after_it() {
+    // The parser takes `image`'s column for the map's and stops at `cpu`: the line to fix is
+    // `image`, the one indented unlike its three siblings.
+    check(
+        &edit(&[("    image: notebook\n", "     image: notebook\n")]),
+        r#"
+error: invalid YAML: while parsing a block mapping, did not find expected key
+  --> environments/test.yaml:20:6
+   |
+20 |      image: notebook
+   |      ^
+   = help: this line is not indented like the keys around it: keys of one map start in the same column, with spaces
+"#,
+    );
+}
+
+#[test]
 fn a_tab_indenting_a_key_is_shown_with_a_caret_on_the_tab() {
     check(
         &edit(&[("    memory: 4Gi\n", "\tmemory: 4Gi\n")]),

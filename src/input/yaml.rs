@@ -265,6 +265,12 @@ fn syntax_error(src: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
     } else {
         span
     };
+    // An over-indented first key makes the parser blame the first sibling written correctly.
+    let span = if message.contains("did not find expected key") {
+        over_indented_above(&src.text, span).unwrap_or(span)
+    } else {
+        span
+    };
     let line = src.line(span.line);
     let rest = line.chars().skip(span.col - 1).collect::<String>();
     let help = if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
@@ -303,6 +309,47 @@ fn syntax_error(src: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
     Diagnostic::error(format!("invalid YAML: {message}"))
         .at(&src.name, span)
         .help(help)
+}
+
+/// Where "did not find expected key" at `at` really is when the keys just above `at` are
+/// indented deeper than it and than their parent, and more of their siblings below are
+/// indented like `at` (`     image: x` over `    cpu: "1"`, `    memory: 4Gi`): the parser
+/// took the first key's column for the map's and blames the next line. `None`: `at` stands.
+fn over_indented_above(text: &str, at: Span) -> Option<Span> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let indent = |l: &str| {
+        let t = l.trim_start_matches(' ');
+        (!t.is_empty() && !t.starts_with('#')).then(|| l.len() - t.len())
+    };
+    let here = indent(lines.get(at.line - 1)?)?;
+    // The lines above, up to the parent (indented less than `at`).
+    let mut above = Vec::new();
+    for i in (0..at.line - 1).rev() {
+        match indent(lines[i]) {
+            None => continue,
+            Some(n) if n > here => above.push((i, n)),
+            Some(n) if n < here => break,
+            Some(_) => return None, // a sibling at `at`'s column: `at` is not the odd one
+        }
+    }
+    let deeper = above.iter().map(|&(_, n)| n).min()?;
+    let firsts: Vec<usize> = above
+        .iter()
+        .filter(|&&(_, n)| n == deeper)
+        .map(|&(i, _)| i)
+        .collect();
+    // `at` and its siblings below, at `at`'s column, before the map ends.
+    let below = lines[at.line - 1..]
+        .iter()
+        .filter_map(|l| indent(l))
+        .take_while(|&n| n >= here)
+        .filter(|&n| n == here)
+        .count();
+    if firsts.len() >= below {
+        return None;
+    }
+    let first = *firsts.last()?;
+    Some(Span::new(first + 1, deeper + 1, 1))
 }
 
 /// The line where `key`, found again at `dup`, was first written in the same block map: the
