@@ -468,6 +468,30 @@ error: the spec is missing the required key `teams`
 }
 
 #[test]
+fn an_incomplete_merged_base_reports_every_missing_key_at_once() {
+    // The base holds only the cluster settings; prod adds teams. Both `images` and `roles` are
+    // missing: one run says so, not one key per run.
+    let cluster_only = BASE.split("images:\n").next().expect("BASE has images");
+    let teams = BASE.split("teams:\n").nth(1).expect("teams");
+    let repo = Repo::new(&[
+        ("environments/base.yaml", cluster_only),
+        (
+            "environments/prod.yaml",
+            &format!("extends: base\nteams:\n{teams}"),
+        ),
+    ]);
+    let e = repo.render("prod").unwrap_err();
+    for key in ["images", "roles"] {
+        assert!(
+            e.contains(&format!(
+                "error: the spec is missing the required key `{key}`"
+            )),
+            "{e}"
+        );
+    }
+}
+
+#[test]
 fn an_extends_that_is_not_a_name_is_a_schema_error() {
     let repo = Repo::new(&[(
         "environments/prod.yaml",

@@ -468,7 +468,7 @@ fn parameters_are_a_map() {
 fn retries_are_bounded() {
     check(
         &prep_job("    backoffLimit: 11\n"),
-        "jobs.j.backoffLimit: value is greater than the maximum of 10",
+        "jobs.j.backoffLimit is 11; it must be at most 10",
     );
 }
 

@@ -142,7 +142,56 @@ error: invalid YAML: while parsing a block mapping, did not find expected key
    |
 22 |       memory: 4Gi
    |       ^
-   = help: fix the YAML syntax at this position (check indentation, quotes and brackets)
+   = help: this line is not indented like the keys around it: keys of one map start in the same column, with spaces
+"#,
+    );
+}
+
+#[test]
+fn an_over_indented_first_key_is_blamed_not_the_sibling_after_it() {
+    // The parser takes `image`'s column for the map's and stops at `cpu`: the line to fix is
+    // `image`, the one indented unlike its three siblings.
+    check(
+        &edit(&[("    image: notebook\n", "     image: notebook\n")]),
+        r#"
+error: invalid YAML: while parsing a block mapping, did not find expected key
+  --> environments/test.yaml:20:6
+   |
+20 |      image: notebook
+   |      ^
+   = help: this line is not indented like the keys around it: keys of one map start in the same column, with spaces
+"#,
+    );
+}
+
+#[test]
+fn a_tab_indenting_a_key_is_shown_with_a_caret_on_the_tab() {
+    check(
+        &edit(&[("    memory: 4Gi\n", "\tmemory: 4Gi\n")]),
+        r#"
+error: invalid YAML: tabs disallowed within this context (block indentation)
+  --> environments/test.yaml:22:1
+   |
+22 |  memory: 4Gi
+   | ^
+   = help: YAML indents with spaces only; replace the tab with spaces
+"#,
+    );
+}
+
+#[test]
+fn an_unquoted_at_daily_schedule_says_to_quote_it() {
+    check(
+        &format!(
+            "{BASE}jobs:\n  nightly:\n    team: research\n    role: prep\n    notebook: /data/datasets/nb.ipynb\n    outputDir: /data/datasets/runs\n    schedule: @daily # every night\n"
+        ),
+        r#"
+error: invalid YAML: unexpected character `@`
+  --> environments/test.yaml:46:15
+   |
+46 |     schedule: @daily # every night
+   |               ^
+   = help: a value starting with `@` must be quoted: write "@daily"
 "#,
     );
 }
@@ -160,7 +209,7 @@ error: invalid YAML: duplicate mapping key: research
    |
 35 |   research:
    |   ^
-   = help: each name may appear once in a map; merge the two entries or rename one
+   = help: `research` is already defined on line 31; each name may appear once in a map: merge the two entries or rename one
 "#,
     );
 }
@@ -178,7 +227,7 @@ error: invalid YAML: duplicate mapping key: roles
    |
 34 |     roles: [train]
    |     ^
-   = help: each name may appear once in a map; merge the two entries or rename one
+   = help: `roles` is already defined on line 33; each name may appear once in a map: merge the two entries or rename one
 "#,
     );
 }
@@ -545,19 +594,11 @@ error: server `prep-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb` in team `r
 }
 
 #[test]
-fn persistent_volume_name_env_team_volume_too_long() {
-    let team = "t".repeat(50); // `test-<team>-datasets` = 64 characters
-    check(
-        &edit(&[("  training:\n", &format!("  {team}:\n"))]),
-        r#"
-error: the PersistentVolume for team `tttttttttttttttttttttttttttttttttttttttttttttttttt`'s use of `datasets` would be named `test-tttttttttttttttttttttttttttttttttttttttttttttttttt-datasets`, 64 characters; Kubernetes allows 63
-  --> environments/test.yaml:35:3
-   |
-35 |   tttttttttttttttttttttttttttttttttttttttttttttttttt:
-   |   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
-   = help: PersistentVolumes are named <environment>-<team>-<volume>: shorten one of them
-"#,
-    );
+fn a_persistent_volume_name_over_63_characters_is_fine() {
+    // PersistentVolume names are DNS subdomains (253 characters), not labels (63):
+    // `test-<50 t>-datasets` is 64 characters and valid.
+    let team = "t".repeat(50);
+    check(&edit(&[("  training:\n", &format!("  {team}:\n"))]), "");
 }
 
 // ---- quantities ----
@@ -572,7 +613,7 @@ error: roles.prep.memory: "4 Gi" is not a valid Kubernetes quantity
    |
 22 |     memory: "4 Gi"
    |             ^^^^^^
-   = help: Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
+   = help: did you mean `4Gi`? Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
 "#,
     );
 }
@@ -587,7 +628,7 @@ error: storage.datasets.size: "100GB" is not a valid Kubernetes quantity
    |
 16 |     size: 100GB
    |           ^^^^^
-   = help: Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
+   = help: did you mean `100Gi`? Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
 "#,
     );
 }
@@ -734,6 +775,13 @@ error: members `alice@example.com` and `Alice@example.org` both become server na
 32 |     members: [alice@example.com, Alice@example.org]
    |                                  ^^^^^^^^^^^^^^^^^
    = help: perMember servers are named <role>-<part of the e-mail before @>; these two collide. Give one a distinct address, or use perMember: false
+
+warning: member `Alice@example.org` of team `research` has capital letters: Kubernetes compares user names exactly
+  --> environments/test.yaml:32:34
+   |
+32 |     members: [alice@example.com, Alice@example.org]
+   |                                  ^^^^^^^^^^^^^^^^^
+   = help: identity providers usually send e-mail addresses in lower case (OIDC `email` claims): write `alice@example.org`, unless yours sends exactly `Alice@example.org`
 "#,
     );
 }
@@ -1060,7 +1108,7 @@ error: roles.prep.memory: "4 Gi" is not a valid Kubernetes quantity
    |
 22 |     memory: 4 Gi
    |             ^^^^
-   = help: Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
+   = help: did you mean `4Gi`? Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
 
 error: unknown key `permember` in teams.research
   --> environments/test.yaml:34:5
@@ -1264,7 +1312,7 @@ error: images.notebook.start: "docker-stack" is not one of "docker-stacks", "kub
   |
 8 |   notebook: {image: registry.example.com/ml/notebook:1.0.0, start: docker-stack}
   |                                                                    ^^^^^^^^^^^^
-  = help: How the image starts Jupyter. `docker-stacks`: the image's entrypoint (tini, start.sh and its hooks) runs `start-notebook.py` with nbgen's flags. `kubeflow`: nbgen runs `jupyter lab` itself, skipping s6-overlay's /init and its hooks (which need root and disable the token). Not together with `command`.
+  = help: did you mean `docker-stacks`? How the image starts Jupyter. `docker-stacks`: the image's entrypoint (tini, start.sh and its hooks) runs `start-notebook.py` with nbgen's flags. `kubeflow`: nbgen runs `jupyter lab` itself, skipping s6-overlay's /init and its hooks (which need root and disable the token). Not together with `command`.
 "#,
     );
 }
@@ -1387,6 +1435,226 @@ error: an egress entry needs exactly one of `cidr` or `internet: true`
 10 |       - {cidr: 10.30.0.7/32, internet: true}
    |         ^
    = help: write `{cidr: 10.30.0.7/32, ports: [3128]}` for one destination, or `{internet: true, ports: [443]}` for everything outside the cluster
+"#,
+    );
+}
+
+// ---- one error per mistake, all of them in one run (issue 14) ----
+
+#[test]
+fn a_misspelt_required_key_is_one_error_and_the_rules_still_run() {
+    // `memroy` is one mistake: no "missing `memory`" beside it; the role is checked with the
+    // key read as meant, so the undefined image elsewhere is reported in the same run.
+    check(
+        &edit(&[
+            ("memory: 4Gi", "memroy: 4Gi"),
+            ("image: train", "image: trian"),
+        ]),
+        r#"
+error: unknown key `memroy` in roles.prep
+  --> environments/test.yaml:22:5
+   |
+22 |     memroy: 4Gi
+   |     ^^^^^^
+   = help: did you mean `memory`?
+
+error: role `train` uses undefined image `trian`
+  --> environments/test.yaml:25:12
+   |
+25 |     image: trian
+   |            ^^^^^
+   = help: did you mean `train`?
+"#,
+    );
+}
+
+#[test]
+fn every_missing_key_of_a_map_is_reported_at_once() {
+    check(
+        &edit(&[("    cpu: \"1\"\n    memory: 4Gi\n", "")]),
+        r#"
+error: roles.prep is missing the required key `cpu`
+  --> environments/test.yaml:19:3
+   |
+19 |   prep:
+   |   ^^^^
+   = help: add `cpu:` (CPU for each server, used as both request and limit, e.g. "2" or 500m.)
+
+error: roles.prep is missing the required key `memory`
+  --> environments/test.yaml:19:3
+   |
+19 |   prep:
+   |   ^^^^
+   = help: add `memory:` (memory for each server, used as both request and limit, e.g. 8Gi. At least 64Mi: a plain number is bytes and `m` is milli, so `8` and `8m` are refused.)
+"#,
+    );
+}
+
+#[test]
+fn semantic_errors_are_reported_after_a_type_error() {
+    check(
+        &edit(&[
+            ("perMember: true", "perMember: yes"),
+            ("image: train", "image: trian"),
+        ]),
+        r#"
+error: role `train` uses undefined image `trian`
+  --> environments/test.yaml:25:12
+   |
+25 |     image: trian
+   |            ^^^^^
+   = help: did you mean `train`?
+
+error: teams.research.perMember must be true or false, found "yes"
+  --> environments/test.yaml:34:16
+   |
+34 |     perMember: yes
+   |                ^^^
+   = help: true: every member gets their own server for each role (named `<role>-<member>`); false: the team shares one server per role (named `<role>`).
+"#,
+    );
+}
+
+#[test]
+fn an_empty_list_of_roles_is_said_in_words() {
+    check(
+        &edit(&[("roles: [prep]", "roles: []")]),
+        r#"
+error: teams.research.roles is empty: list at least one role
+  --> environments/test.yaml:33:5
+   |
+33 |     roles: []
+   |     ^^^^^
+   = help: Names of entries in `roles`: the notebook servers this team runs.
+"#,
+    );
+}
+
+#[test]
+fn an_abbreviated_access_mode_suggests_the_full_one() {
+    check(
+        &edit(&[("datasets: readWrite", "datasets: rw")]),
+        r#"
+error: roles.prep.mounts.datasets: "rw" is not one of "readOnly", "readWrite"
+  --> environments/test.yaml:23:24
+   |
+23 |     mounts: {datasets: rw}
+   |                        ^^
+   = help: did you mean `readWrite`? `readOnly`: mounted read-only; `readWrite`: this role writes the volume.
+"#,
+    );
+}
+
+#[test]
+fn memory_in_gigabytes_suggests_gibibytes() {
+    for written in ["8GB", "8gb", "8GiB"] {
+        check(
+            &edit(&[("memory: 4Gi", &format!("memory: {written}"))]),
+            &format!(
+                r#"
+error: roles.prep.memory: "{written}" is not a valid Kubernetes quantity
+  --> environments/test.yaml:22:13
+   |
+22 |     memory: {written}
+   |             {carets}
+   = help: did you mean `8Gi`? Not a Kubernetes quantity: write a number and an optional suffix with no space, e.g. 500m, 2, 8Gi, 100Gi (kilo is "k", kibi is "Ki").
+"#,
+                carets = "^".repeat(written.len())
+            ),
+        );
+    }
+}
+
+// ---- quantities a person would not mean ----
+
+#[test]
+fn memory_in_milli_bytes_is_refused_with_the_likely_fix() {
+    check(
+        &edit(&[("memory: 4Gi", "memory: 8m")]),
+        r#"
+error: roles.prep.memory is `8m`, that is 0.008 bytes: below the least of 64Mi
+  --> environments/test.yaml:22:13
+   |
+22 |     memory: 8m
+   |             ^^
+   = help: did you mean `8Gi`? (`m` is milli; mebibytes are `Mi`, gibibytes `Gi`) a notebook server needs at least 64Mi
+"#,
+    );
+}
+
+#[test]
+fn memory_in_bytes_is_refused_with_the_likely_fix() {
+    check(
+        &edit(&[("memory: 4Gi", "memory: 8")]),
+        r#"
+error: roles.prep.memory is `8`, that is 8 bytes: below the least of 64Mi
+  --> environments/test.yaml:22:13
+   |
+22 |     memory: 8
+   |             ^
+   = help: did you mean `8Gi`? (a plain number is bytes) a notebook server needs at least 64Mi
+"#,
+    );
+}
+
+#[test]
+fn memory_in_milli_bytes_that_meant_mebibytes_suggests_them() {
+    check(
+        &edit(&[("memory: 4Gi", "memory: 512m")]),
+        r#"
+error: roles.prep.memory is `512m`, that is 0.512 bytes: below the least of 64Mi
+  --> environments/test.yaml:22:13
+   |
+22 |     memory: 512m
+   |             ^^^^
+   = help: did you mean `512Mi`? (`m` is milli; mebibytes are `Mi`, gibibytes `Gi`) a notebook server needs at least 64Mi
+"#,
+    );
+}
+
+#[test]
+fn a_home_volume_in_bytes_is_refused() {
+    check(
+        &edit(&[("    memory: 4Gi\n", "    memory: 4Gi\n    homeSize: 10\n")]),
+        r#"
+error: roles.prep.homeSize is `10`, that is 10 bytes: below the least of 1Gi
+  --> environments/test.yaml:23:15
+   |
+23 |     homeSize: 10
+   |               ^^
+   = help: did you mean `10Gi`? (a plain number is bytes) a home volume needs at least 1Gi
+"#,
+    );
+}
+
+#[test]
+fn cpu_in_mega_cores_suggests_millicores() {
+    check(
+        &edit(&[("cpu: \"1\"", "cpu: 500M")]),
+        r#"
+error: roles.prep.cpu is `500M`, that is 500000000 cores
+  --> environments/test.yaml:21:10
+   |
+21 |     cpu: 500M
+   |          ^^^^
+   = help: did you mean `500m`? CPU is counted in cores ("2") or millicores ("500m", lower-case m)
+"#,
+    );
+}
+
+// ---- members ----
+
+#[test]
+fn an_e_mail_member_with_capitals_is_a_warning() {
+    check(
+        &edit(&[("alice@example.com", "Alice@Example.COM")]),
+        r#"
+warning: member `Alice@Example.COM` of team `research` has capital letters: Kubernetes compares user names exactly
+  --> environments/test.yaml:32:15
+   |
+32 |     members: [Alice@Example.COM, bob@example.com]
+   |               ^^^^^^^^^^^^^^^^^
+   = help: identity providers usually send e-mail addresses in lower case (OIDC `email` claims): write `alice@example.com`, unless yours sends exactly `Alice@Example.COM`
 "#,
     );
 }

@@ -33,12 +33,20 @@ pub fn check(value: &Value, positions: &Positions) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     // One error per value: a value of the wrong type also fails its enum or pattern.
     let mut reported = std::collections::HashSet::new();
-    for err in errors(value) {
+    let errs = errors(value);
+    // A misspelt required key (`memroy`) is one mistake: its "unknown key ... did you mean
+    // `memory`?" says it all, so "missing `memory`" is not reported as well.
+    let misspelt: std::collections::HashSet<(String, String)> = misspellings(&errs)
+        .into_iter()
+        .map(|(at, _, meant)| (at, meant))
+        .collect();
+    for err in errs {
         let pointer = err.instance_path().as_str().to_owned();
         let is_key_error = matches!(
             err.kind(),
             ValidationErrorKind::AdditionalProperties { .. }
                 | ValidationErrorKind::PropertyNames { .. }
+                | ValidationErrorKind::Required { .. }
         );
         if !is_key_error && !reported.insert(pointer.clone()) {
             continue;
@@ -116,6 +124,12 @@ pub fn check(value: &Value, positions: &Positions) -> Vec<Diagnostic> {
             }
             ValidationErrorKind::Required { property } => {
                 let prop = property.as_str().unwrap_or_default();
+                // Every missing key of a map is reported, each once.
+                if misspelt.contains(&(pointer.clone(), prop.to_owned()))
+                    || !reported.insert(format!("{pointer} requires {prop}"))
+                {
+                    continue;
+                }
                 // A conditional requirement (`else: {required: [...]}`) describes its keys in
                 // the enclosing schema's `properties`.
                 let holder = schema_path
@@ -164,6 +178,42 @@ pub fn check(value: &Value, positions: &Positions) -> Vec<Diagnostic> {
                         describe(instance),
                         list(options)
                     ),
+                    (ValidationErrorKind::MinItems { limit: 1 }, _) => {
+                        format!("{at} is empty: list at least one {}", singular(&pointer))
+                    }
+                    (ValidationErrorKind::MinItems { limit }, _) => format!(
+                        "{at} lists {}; list at least {limit}",
+                        count(instance, "item")
+                    ),
+                    (ValidationErrorKind::MaxItems { limit }, _) => format!(
+                        "{at} lists {}; list at most {limit}",
+                        count(instance, "item")
+                    ),
+                    (ValidationErrorKind::MinProperties { limit: 1 }, _) => {
+                        format!("{at} is empty: define at least one entry")
+                    }
+                    (ValidationErrorKind::UniqueItems, _) => {
+                        format!("{at} lists the same value more than once")
+                    }
+                    (ValidationErrorKind::MinLength { limit: 1 }, _) => {
+                        format!("{at} is empty")
+                    }
+                    (ValidationErrorKind::MinLength { limit }, _) => {
+                        format!("{at} is shorter than {limit} characters")
+                    }
+                    (ValidationErrorKind::Minimum { limit }, _) => {
+                        format!(
+                            "{at} is {}; it must be at least {limit}",
+                            describe(instance)
+                        )
+                    }
+                    (ValidationErrorKind::Maximum { limit }, _) => {
+                        format!("{at} is {}; it must be at most {limit}", describe(instance))
+                    }
+                    (ValidationErrorKind::ExclusiveMinimum { limit }, _) => format!(
+                        "{at} is {}; it must be more than {limit}",
+                        describe(instance)
+                    ),
                     (ValidationErrorKind::Constant { expected_value }, _) => {
                         format!(
                             "{at} must be {expected_value}, found {}",
@@ -180,6 +230,29 @@ pub fn check(value: &Value, positions: &Positions) -> Vec<Diagnostic> {
                     .or(description)
                     .map(str::to_owned)
                     .unwrap_or_else(|| "see the spec reference in the README".to_owned());
+                // What the value was probably meant to be: a close enum value, or a quantity
+                // in Kubernetes' spelling (`8GB` → `8Gi`).
+                let meant = match (kind, instance.as_str()) {
+                    (ValidationErrorKind::Enum { options }, Some(v)) => {
+                        let options: Vec<&str> = options
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(Value::as_str)
+                            .collect();
+                        closest_option(v, &options).map(str::to_owned)
+                    }
+                    (ValidationErrorKind::Pattern { .. }, Some(v))
+                        if title == Some("Kubernetes quantity") =>
+                    {
+                        quantity_meant(v)
+                    }
+                    _ => None,
+                };
+                let help = match meant {
+                    Some(m) => format!("did you mean `{m}`? {help}"),
+                    None => help,
+                };
                 // A whole map or list is wrong (e.g. both backends set): point at its name,
                 // not at its first entry.
                 let at = if instance.is_object() || instance.is_array() {
@@ -239,6 +312,101 @@ fn errors(value: &Value) -> Vec<ValidationError<'static>> {
     out
 }
 
+/// Unknown keys that are misspellings of a required key missing from the same map: (the map's
+/// pointer, the key written, the key meant).
+pub fn misspellings(errs: &[ValidationError<'_>]) -> Vec<(String, String, String)> {
+    let missing: Vec<(&str, &str)> = errs
+        .iter()
+        .filter_map(|e| match e.kind() {
+            ValidationErrorKind::Required { property } => {
+                Some((e.instance_path().as_str(), property.as_str()?))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    for e in errs {
+        let ValidationErrorKind::AdditionalProperties { unexpected } = e.kind() else {
+            continue;
+        };
+        let at = e.instance_path().as_str();
+        let required = missing.iter().filter(|(p, _)| *p == at).map(|(_, k)| *k);
+        for key in unexpected {
+            if let Some(meant) = did_you_mean(key, required.clone()) {
+                out.push((at.to_owned(), key.clone(), meant.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// The option `wrong` was meant to be: a close spelling (`readwrite`), or an abbreviation whose
+/// letters appear in order in exactly one option (`rw` → `readWrite`, `ro` → `readOnly`).
+fn closest_option<'a>(wrong: &str, options: &[&'a str]) -> Option<&'a str> {
+    if let Some(close) = did_you_mean(wrong, options.iter().copied()) {
+        return Some(close);
+    }
+    let wrong = wrong.to_lowercase();
+    let abbreviates = |option: &str| {
+        let option = option.to_lowercase();
+        let mut rest = option.chars();
+        option.chars().next() == wrong.chars().next() && wrong.chars().all(|c| rest.any(|o| o == c))
+    };
+    match options
+        .iter()
+        .filter(|o| wrong.chars().count() >= 2 && abbreviates(o))
+        .collect::<Vec<_>>()[..]
+    {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
+/// A size written the way people write it elsewhere, in Kubernetes' spelling: `8GB`, `8gb`,
+/// `8 GiB`, `8g` → `8Gi`; `512MB` → `512Mi`. Binary units: memory and disks are sized in them.
+pub fn quantity_meant(text: &str) -> Option<String> {
+    let t = text.trim();
+    let digits = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    if number.is_empty() || number.parse::<f64>().is_err() {
+        return None;
+    }
+    let unit = unit.trim().to_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let prefix = match unit {
+        "k" => "Ki",
+        "m" => "Mi",
+        "g" => "Gi",
+        "t" => "Ti",
+        "p" => "Pi",
+        _ => return None,
+    };
+    Some(format!("{number}{prefix}"))
+}
+
+/// `/teams/a/roles` → "role": what one item of the list at `pointer` is.
+fn singular(pointer: &str) -> String {
+    let last = display_path(pointer);
+    let last = last.rsplit('.').next().unwrap_or_default();
+    last.strip_suffix("ies")
+        .map(|s| format!("{s}y"))
+        .or_else(|| last.strip_suffix('s').map(str::to_owned))
+        .unwrap_or_else(|| "item".to_owned())
+}
+
+/// "3 items", "1 item".
+fn count(instance: &Value, noun: &str) -> String {
+    let n = instance.as_array().map_or(0, Vec::len);
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// The schema's own wording for a failed `oneOf` (its branches' shared `errorMessage`).
 fn one_of_message(node: Option<&Value>) -> Option<String> {
     let text = node?
@@ -254,12 +422,21 @@ fn one_of_message(node: Option<&Value>) -> Option<String> {
 #[derive(Debug, Default)]
 pub struct Failures {
     pub unknown_keys: Vec<String>,
+    /// Unknown keys that misspell a missing required key: (the map's pointer, the key written,
+    /// the key meant). Validation can go on with the key read as meant.
+    pub misspelt: Vec<(String, String, String)>,
     pub values: Vec<String>,
+    /// The values of the wrong type where a scalar was expected (a subset of `values`).
+    pub wrong_types: Vec<String>,
 }
 
 pub fn failures(value: &Value) -> Failures {
-    let mut out = Failures::default();
-    for err in errors(value) {
+    let errs = errors(value);
+    let mut out = Failures {
+        misspelt: misspellings(&errs),
+        ..Failures::default()
+    };
+    for err in errs {
         let at = err.instance_path().as_str();
         match err.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => out.unknown_keys.extend(
@@ -267,6 +444,18 @@ pub fn failures(value: &Value) -> Failures {
                     .iter()
                     .map(|k| format!("{at}/{}", crate::input::yaml::escape(k))),
             ),
+            // Only where a scalar was expected: a value standing in for a list or a map
+            // (`members: alice@example.com`) is not "not written" but written wrongly.
+            ValidationErrorKind::Type {
+                kind: jsonschema::error::TypeKind::Single(t),
+            } if !matches!(
+                t,
+                jsonschema::JsonType::Array | jsonschema::JsonType::Object
+            ) =>
+            {
+                out.values.push(at.to_owned());
+                out.wrong_types.push(at.to_owned());
+            }
             _ => out.values.push(at.to_owned()),
         }
     }

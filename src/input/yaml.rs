@@ -239,6 +239,11 @@ fn syntax_error(src: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
             Some((head, _)) => head.to_owned(),
             None => m,
         });
+    // The scanner quotes the character as `@' : quote it as everywhere else.
+    let message = match message.strip_prefix("unexpected character: `") {
+        Some(c) if c.ends_with('\'') => format!("unexpected character `{}`", &c[..c.len() - 1]),
+        _ => message,
+    };
     let message = if message.starts_with("multiple YAML documents") {
         "the file holds more than one YAML document (a second `---`)".to_owned()
     } else if message.starts_with("budget breached: Depth") {
@@ -260,34 +265,125 @@ fn syntax_error(src: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
     } else {
         span
     };
-    let help = if message.contains("duplicate mapping key") {
-        "each name may appear once in a map; merge the two entries or rename one"
+    // An over-indented first key makes the parser blame the first sibling written correctly.
+    let span = if message.contains("did not find expected key") {
+        over_indented_above(&src.text, span).unwrap_or(span)
+    } else {
+        span
+    };
+    let line = src.line(span.line);
+    let rest = line.chars().skip(span.col - 1).collect::<String>();
+    let help = if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+        let key = key.trim();
+        match first_definition(&src.text, span, key) {
+            Some(first) => format!(
+                "`{key}` is already defined on line {first}; each name may appear once in a map: merge the two entries or rename one"
+            ),
+            None => {
+                "each name may appear once in a map; merge the two entries or rename one".to_owned()
+            }
+        }
     } else if message.contains("tab") {
-        "YAML indents with spaces only; replace the tab with spaces"
+        "YAML indents with spaces only; replace the tab with spaces".to_owned()
     } else if message.contains("more than one YAML document") {
-        "an environment is one YAML document: remove the extra `---` and what follows, or move it to its own file"
+        "an environment is one YAML document: remove the extra `---` and what follows, or move it to its own file".to_owned()
     } else if ["budget", "alias", "depth", "recursion"]
         .iter()
         .any(|w| message.contains(w))
     {
-        "the spec is too deeply nested or expands too many aliases; write it out plainly"
+        "the spec is too deeply nested or expands too many aliases; write it out plainly".to_owned()
+    } else if message.starts_with("unexpected character") && rest.starts_with(['@', '`']) {
+        // `@` and `` ` `` are reserved: a plain value may not start with them.
+        let value = rest.split(" #").next().unwrap_or_default().trim_end();
+        format!(
+            "a value starting with `{}` must be quoted: write \"{value}\"",
+            &rest[..1]
+        )
+    } else if message.contains("did not find expected key") {
+        "this line is not indented like the keys around it: keys of one map start in the same column, with spaces".to_owned()
+    } else if message.contains("mapping values are not allowed") {
+        "a line indented deeper than the key above it, or a value containing `: ` (quote the value, or indent the line like its neighbours)".to_owned()
     } else {
-        "fix the YAML syntax at this position (check indentation, quotes and brackets)"
+        "fix the YAML syntax at this position (check indentation, quotes and brackets)".to_owned()
     };
     Diagnostic::error(format!("invalid YAML: {message}"))
         .at(&src.name, span)
         .help(help)
 }
 
-/// The first tab at or after `from`, on its line or the next two.
+/// Where "did not find expected key" at `at` really is when the keys just above `at` are
+/// indented deeper than it and than their parent, and more of their siblings below are
+/// indented like `at` (`     image: x` over `    cpu: "1"`, `    memory: 4Gi`): the parser
+/// took the first key's column for the map's and blames the next line. `None`: `at` stands.
+fn over_indented_above(text: &str, at: Span) -> Option<Span> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let indent = |l: &str| {
+        let t = l.trim_start_matches(' ');
+        (!t.is_empty() && !t.starts_with('#')).then(|| l.len() - t.len())
+    };
+    let here = indent(lines.get(at.line - 1)?)?;
+    // The lines above, up to the parent (indented less than `at`).
+    let mut above = Vec::new();
+    for i in (0..at.line - 1).rev() {
+        match indent(lines[i]) {
+            None => continue,
+            Some(n) if n > here => above.push((i, n)),
+            Some(n) if n < here => break,
+            Some(_) => return None, // a sibling at `at`'s column: `at` is not the odd one
+        }
+    }
+    let deeper = above.iter().map(|&(_, n)| n).min()?;
+    let firsts: Vec<usize> = above
+        .iter()
+        .filter(|&&(_, n)| n == deeper)
+        .map(|&(i, _)| i)
+        .collect();
+    // `at` and its siblings below, at `at`'s column, before the map ends.
+    let below = lines[at.line - 1..]
+        .iter()
+        .filter_map(|l| indent(l))
+        .take_while(|&n| n >= here)
+        .filter(|&n| n == here)
+        .count();
+    if firsts.len() >= below {
+        return None;
+    }
+    let first = *firsts.last()?;
+    Some(Span::new(first + 1, deeper + 1, 1))
+}
+
+/// The line where `key`, found again at `dup`, was first written in the same block map: the
+/// nearest line above at the same indentation, before any line indented less.
+fn first_definition(text: &str, dup: Span, key: &str) -> Option<usize> {
+    let indent = dup.col - 1;
+    let lines: Vec<&str> = text.split('\n').take(dup.line - 1).collect();
+    for (i, line) in lines.iter().enumerate().rev() {
+        let trimmed = line.trim_start_matches(' ');
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let here = line.len() - trimmed.len();
+        if here < indent {
+            return None;
+        }
+        if here == indent {
+            let name = trimmed.split(':').next().unwrap_or_default().trim();
+            if name.trim_matches(['"', '\'']) == key {
+                return Some(i + 1);
+            }
+        }
+    }
+    None
+}
+
+/// The first tab on `from`'s line or the next two.
 fn first_tab(text: &str, from: Span) -> Option<Span> {
     text.split('\n')
         .enumerate()
         .skip(from.line - 1)
         .take(3)
         .find_map(|(i, line)| {
-            let skip = if i + 1 == from.line { from.col - 1 } else { 0 };
-            let col = line.chars().skip(skip).position(|c| c == '\t')? + skip + 1;
+            let col = line.chars().position(|c| c == '\t')? + 1;
             Some(Span::new(i + 1, col, 1))
         })
 }

@@ -4,8 +4,13 @@
 //! drift between the check and the object. Pure string functions; never decides whether a name
 //! is acceptable (that is `validate`'s job).
 
-/// Kubernetes' limit for names that are DNS-1123 labels (and for label values).
+/// Kubernetes' limit for names that are DNS-1123 labels (and for label values): Namespaces,
+/// Services, and every name nbgen also writes as a label value.
 pub const MAX_NAME: usize = 63;
+
+/// Kubernetes' limit for names that are DNS-1123 subdomains: PersistentVolumes (whose names
+/// are no label value of nbgen's).
+pub const MAX_SUBDOMAIN: usize = 253;
 
 /// The longest server name: it names a StatefulSet, whose controller labels each revision
 /// `<name>-<10-character hash>` (a label value: 63 characters). Its `-token` Secret and `-home`

@@ -325,9 +325,10 @@ impl Project {
         let mut next = env.to_owned();
         loop {
             let src = self.read_spec(&next)?;
-            let layer = Layer::parse(src, &next).map_err(|d| Failure::Invalid {
+            // A syntax error points into the file that failed: it is among the sources shown.
+            let layer = Layer::parse(src.clone(), &next).map_err(|d| Failure::Invalid {
                 diagnostics: vec![d],
-                sources: layers.iter().map(|l| l.src.clone()).collect(),
+                sources: layers.iter().map(|l| l.src.clone()).chain([src]).collect(),
             })?;
             let extends = layer.extends();
             layers.push(layer);

@@ -35,7 +35,7 @@ pub mod nodeport;
 pub mod schedule;
 
 use integers::whole_numbers;
-use quantities::{Unit, bytes_text, milli_text, saturating_sum, usage_list};
+use quantities::{MIN_HOME, MIN_MEMORY, Unit, bytes_text, milli_text, saturating_sum, usage_list};
 use roles::ResolvedRole;
 
 pub use gitops::template_path_problem;
@@ -93,16 +93,47 @@ fn with_semantic_errors(
     previous_ports: &BTreeMap<ServerKey, u16>,
 ) -> Vec<Diagnostic> {
     let failures = schema::failures(&merged.value);
-    let env_wide = |p: &String| p.is_empty() || p == "/name" || p.starts_with("/cluster");
+    let misspelt_here: BTreeSet<&str> = failures
+        .misspelt
+        .iter()
+        .map(|(at, _, _)| at.as_str())
+        .collect();
+    let env_wide = |p: &String| {
+        (p.is_empty() || p == "/name" || p.starts_with("/cluster"))
+            && !misspelt_here.contains(p.as_str())
+    };
     if failures.values.iter().any(env_wide) {
         return schema_errors;
     }
     let mut value = merged.value.clone();
+    // A misspelt required key is read as the key meant, so the rules can check its value.
+    for (at, written, meant) in &failures.misspelt {
+        if let Some(serde_json::Value::Object(map)) = value.pointer_mut(at)
+            && let Some(v) = map.remove(written)
+        {
+            map.insert(meant.clone(), v);
+        }
+    }
     for pointer in failures.unknown_keys {
         if let Some((parent, key)) = pointer.rsplit_once('/')
             && let Some(serde_json::Value::Object(map)) = value.pointer_mut(parent)
         {
             map.remove(&key.replace("~1", "/").replace("~0", "~"));
+        }
+    }
+    // A scalar of the wrong type (`perMember: yes`) is reported already: the rules go on as if
+    // it were not written, when the spec still has its shape without it (an optional key).
+    for pointer in &failures.wrong_types {
+        if let Some((parent, key)) = pointer.rsplit_once('/')
+            && let Some(serde_json::Value::Object(map)) = value.pointer_mut(parent)
+        {
+            let key = key.replace("~1", "/").replace("~0", "~");
+            if map
+                .get(&key)
+                .is_some_and(|v| !v.is_object() && !v.is_array())
+            {
+                map.remove(&key);
+            }
         }
     }
     whole_numbers(&mut value);

@@ -68,9 +68,17 @@ impl Cx<'_> {
                 }
             };
             let cpu = self.quantity(&format!("{at}/cpu"), &r.cpu, Unit::Cpu);
-            let memory = self.quantity(&format!("{at}/memory"), &r.memory, Unit::Bytes);
+            let memory = self
+                .quantity(&format!("{at}/memory"), &r.memory, Unit::Bytes)
+                .filter(|m| {
+                    self.at_least(&format!("{at}/memory"), m, MIN_MEMORY, "a notebook server")
+                });
             let home_size = match &r.home_size {
-                Some(q) => self.quantity(&format!("{at}/homeSize"), q, Unit::Bytes),
+                Some(q) => self
+                    .quantity(&format!("{at}/homeSize"), q, Unit::Bytes)
+                    .filter(|h| {
+                        self.at_least(&format!("{at}/homeSize"), h, MIN_HOME, "a home volume")
+                    }),
                 None => Some(Quantity {
                     text: "10Gi".to_owned(),
                     value: 10 * (1 << 30) * 1000,

@@ -173,7 +173,27 @@ fn value(text: &str, field: &Field) -> Result<u32, String> {
     if let Some(i) = field.names.iter().position(|n| *n == lower) {
         return Ok(field.min + i as u32);
     }
-    number(text)
+    number(text).map_err(|e| match name_meant(&lower, field) {
+        Some(meant) => format!(
+            "`{text}` is not a {} name; did you mean `{meant}`?",
+            field.name
+        ),
+        None => e,
+    })
+}
+
+/// The day or month name `wrong` was meant to be: a close spelling (`fir` → `fri`) or a full
+/// name (`monday`, `Thurs` → `thu`: only the first three letters count).
+fn name_meant(wrong: &str, field: &Field) -> Option<&'static str> {
+    if !wrong.chars().all(|c| c.is_ascii_alphabetic()) || wrong.len() < 2 {
+        return None;
+    }
+    field
+        .names
+        .iter()
+        .copied()
+        .find(|n| wrong.len() > 3 && wrong.starts_with(n))
+        .or_else(|| crate::diagnostic::did_you_mean(wrong, field.names.iter().copied()))
 }
 
 /// A non-negative decimal integer, as Go's `strconv.Atoi` reads it (an optional `+`).
@@ -350,6 +370,18 @@ mod tests {
             "day of week field `7`: 7 is above the maximum 6 for the day of week",
         );
         bad("0 0 * * L", "day of week field `L`: `L` is not a number");
+        bad(
+            "0 3 * * mon-fir",
+            "day of week field `mon-fir`: `fir` is not a day of week name; did you mean `fri`?",
+        );
+        bad(
+            "0 3 * * Monday",
+            "day of week field `Monday`: `Monday` is not a day of week name; did you mean `mon`?",
+        );
+        bad(
+            "0 3 1 jnu *",
+            "month field `jnu`: `jnu` is not a month name; did you mean `jun`?",
+        );
         bad(
             "0 0 * 13 *",
             "month field `13`: 13 is above the maximum 12 for the month",

@@ -33,6 +33,21 @@ impl Cx<'_> {
                     "list the members who get a server each, or set perMember: false",
                 );
             }
+            for (i, member) in t.members.iter().enumerate() {
+                let lower = member.to_lowercase();
+                if member.contains('@') && lower != *member {
+                    let loc = self.pos.value_at(&format!("{at}/members/{i}"));
+                    self.diags.push(
+                        Diagnostic::warning(format!(
+                            "member `{member}` of team `{name}` has capital letters: Kubernetes compares user names exactly"
+                        ))
+                        .at_loc(loc)
+                        .help(format!(
+                            "identity providers usually send e-mail addresses in lower case (OIDC `email` claims): write `{lower}`, unless yours sends exactly `{member}`"
+                        )),
+                    );
+                }
+            }
             if t.members.is_empty() && t.groups.is_empty() {
                 self.warn_at_key(
                     &at,
@@ -115,13 +130,14 @@ impl Cx<'_> {
                 if matches!(
                     volumes.get(vol).map(|v| &v.backend),
                     Some(VolumeBackend::Nfs { .. })
-                ) && pv.len() > MAX_NAME
+                ) && pv.len() > names::MAX_SUBDOMAIN
                 {
                     self.error_at_key(
                         &at,
                         format!(
-                            "the PersistentVolume for team `{name}`'s use of `{vol}` would be named `{pv}`, {} characters; Kubernetes allows {MAX_NAME}",
-                            pv.len()
+                            "the PersistentVolume for team `{name}`'s use of `{vol}` would be named `{pv}`, {} characters; Kubernetes allows {}",
+                            pv.len(),
+                            names::MAX_SUBDOMAIN
                         ),
                         "PersistentVolumes are named <environment>-<team>-<volume>: shorten one of them",
                     );
