@@ -5,7 +5,7 @@
 use crate::object::ObjectId;
 use crate::review::check::{Finding, Problem};
 use crate::review::diff::{Change, Diff, ObjectDiff};
-use crate::review::risk::{Resources, Risks, bytes_text, cpu_text};
+use crate::review::risk::{DataRiskKind, RbacWhat, Resources, Risks, bytes_text, cpu_text};
 use crate::review::snapshot::Note;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -441,20 +441,20 @@ fn risks_text(r: &Risks) -> String {
 
 fn rbac_text(c: &crate::review::risk::RbacChange, q: impl Fn(&str) -> String) -> String {
     let verb = match (c.change, c.what) {
-        (Change::Added, "subject") => "gains",
-        (Change::Removed, "subject") => "loses",
+        (Change::Added, RbacWhat::Subject) => "gains",
+        (Change::Removed, RbacWhat::Subject) => "loses",
         (Change::Added, _) => "adds",
         _ => "drops",
     };
     match c.what {
-        "subject" => format!(
+        RbacWhat::Subject => format!(
             "{} {verb} {} through {}",
             q(&c.item),
             q(c.grants.as_deref().unwrap_or("its role")),
             q(&c.object.to_string())
         ),
-        "rule" => format!("{} {verb} rule {}", q(&c.object.to_string()), q(&c.item)),
-        _ => format!("{} {verb} roleRef {}", q(&c.object.to_string()), q(&c.item)),
+        RbacWhat::Rule => format!("{} {verb} rule {}", q(&c.object.to_string()), q(&c.item)),
+        RbacWhat::RoleRef => format!("{} {verb} roleRef {}", q(&c.object.to_string()), q(&c.item)),
     }
 }
 
@@ -546,14 +546,14 @@ fn risks_markdown(r: &Risks, env: &str) -> String {
         .iter()
         .map(|d| {
             let sizes = match (d.what, &d.before, &d.after) {
-                ("removed", Some(b), _) => format!(" ({b})"),
+                (DataRiskKind::Removed, Some(b), _) => format!(" ({b})"),
                 (_, Some(b), Some(a)) => format!(" {} → {}", code(b), code(a)),
                 _ => String::new(),
             };
             format!(
                 "⚠️ {} **{}**{sizes}: {}",
                 code(&d.object.to_string()),
-                d.what,
+                d.what.as_str(),
                 d.detail
             )
         })
