@@ -7,6 +7,7 @@ use crate::review::check::{Finding, Problem};
 use crate::review::diff::{Change, Diff, ObjectDiff};
 use crate::review::risk::{DataRiskKind, RbacWhat, Resources, Risks, bytes_text, cpu_text};
 use crate::review::snapshot::Note;
+use crate::terminal::{self, EMPHASIS, Paint, escape};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -72,25 +73,25 @@ impl DiffReport {
         let p = Paint(color);
         let mut out = String::new();
         for o in &self.diff.objects {
-            let header = clean(&self.one_liner(o, stat)).into_owned();
-            let _ = writeln!(out, "{}", p.header(o.change, &header));
+            let line = escape(&self.one_liner(o, stat)).into_owned();
+            let _ = writeln!(out, "{}", header(p, o.change, &line));
             if !stat {
                 for line in o.unified.lines() {
-                    let _ = writeln!(out, "{}", p.diff_line(&clean(line)));
+                    let _ = writeln!(out, "{}", diff_line(p, &escape(line)));
                 }
                 out.push('\n');
             }
         }
         for n in &self.diff.notes {
             let line = format!("? {}/{}: {}", self.dir, n.path(), note_text(n, &self.dir));
-            let _ = writeln!(out, "{}", clean(&line));
+            let _ = writeln!(out, "{}", escape(&line));
         }
         if !stat {
             for line in risks_text(&self.risks).lines() {
-                let _ = writeln!(out, "{}", clean(line));
+                let _ = writeln!(out, "{}", escape(line));
             }
         }
-        let _ = writeln!(out, "{}", p.bold(&self.summary()));
+        let _ = writeln!(out, "{}", p.style(EMPHASIS, &self.summary()));
         out
     }
 
@@ -353,26 +354,6 @@ fn code(s: &str) -> String {
         format!("{ticks} {s} {ticks}")
     } else {
         format!("{ticks}{s}{ticks}")
-    }
-}
-
-/// Text from files (names, paths, diff lines) as it may be printed to a terminal: control
-/// characters other than tab are shown escaped, so a hostile file name or YAML value cannot
-/// send escape sequences to the reader's terminal or CI log.
-fn clean(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().any(|c| c.is_control() && c != '\t') {
-        s.chars()
-            .map(|c| {
-                if c.is_control() && c != '\t' {
-                    c.escape_unicode().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect::<String>()
-            .into()
-    } else {
-        s.into()
     }
 }
 
@@ -723,7 +704,7 @@ impl CheckReport {
                         out,
                         "{}: {} ({} files)",
                         e.dir,
-                        p.green("up to date"),
+                        p.style(terminal::GOOD, "up to date"),
                         e.files
                     );
                 }
@@ -732,7 +713,7 @@ impl CheckReport {
                         out,
                         "{}: {} (see the errors above)",
                         e.dir,
-                        p.red("invalid spec")
+                        p.style(terminal::ERROR, "invalid spec")
                     );
                 }
                 Status::OutOfDate => {
@@ -741,14 +722,14 @@ impl CheckReport {
                         out,
                         "{}: {} ({n} problem{})",
                         e.dir,
-                        p.red("out of date"),
+                        p.style(terminal::ERROR, "out of date"),
                         if n == 1 { "" } else { "s" }
                     );
                     for f in &e.findings {
-                        let _ = writeln!(out, "  {}", clean(&Self::finding_text(e, f)));
+                        let _ = writeln!(out, "  {}", escape(&Self::finding_text(e, f)));
                     }
                     if !e.fix.is_empty() {
-                        let _ = writeln!(out, "  fix: {}", p.bold(&e.fix.join(" && ")));
+                        let _ = writeln!(out, "  fix: {}", p.style(EMPHASIS, &e.fix.join(" && ")));
                     }
                     if e.findings.iter().any(|f| f.problem == Problem::HandEdited) {
                         let _ = writeln!(
@@ -872,48 +853,30 @@ impl CheckReport {
 
 // ---- colour -------------------------------------------------------------------------------
 
-#[derive(Clone, Copy)]
-struct Paint(bool);
+/// A diff's header line in the colour of its change.
+fn header(p: Paint, change: Change, t: &str) -> String {
+    p.style(
+        match change {
+            Change::Added => terminal::ADDED,
+            Change::Changed => terminal::CHANGED,
+            Change::Removed => terminal::REMOVED,
+        },
+        t,
+    )
+}
 
-impl Paint {
-    fn style(self, code: &str, text: &str) -> String {
-        if self.0 && !text.is_empty() {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
-    }
-    fn bold(self, t: &str) -> String {
-        self.style("1", t)
-    }
-    fn red(self, t: &str) -> String {
-        self.style("1;31", t)
-    }
-    fn green(self, t: &str) -> String {
-        self.style("1;32", t)
-    }
-    fn header(self, change: Change, t: &str) -> String {
-        self.style(
-            match change {
-                Change::Added => "1;32",
-                Change::Changed => "1;33",
-                Change::Removed => "1;31",
-            },
-            t,
-        )
-    }
-    fn diff_line(self, line: &str) -> String {
-        if line.starts_with("+++") || line.starts_with("---") {
-            self.bold(line)
-        } else if line.starts_with('+') {
-            self.style("32", line)
-        } else if line.starts_with('-') {
-            self.style("31", line)
-        } else if line.starts_with("@@") {
-            self.style("36", line)
-        } else {
-            line.to_owned()
-        }
+/// One line of a unified diff, coloured by its first characters.
+fn diff_line(p: Paint, line: &str) -> String {
+    if line.starts_with("+++") || line.starts_with("---") {
+        p.style(EMPHASIS, line)
+    } else if line.starts_with('+') {
+        p.style(terminal::LINE_ADDED, line)
+    } else if line.starts_with('-') {
+        p.style(terminal::LINE_REMOVED, line)
+    } else if line.starts_with("@@") {
+        p.style(terminal::HUNK, line)
+    } else {
+        line.to_owned()
     }
 }
 
@@ -960,8 +923,7 @@ mod tests {
     }
 
     #[test]
-    fn terminal_escapes_in_file_content_are_shown_not_sent() {
-        assert_eq!(clean("a\x1b[31mb\tc"), "a\\u{1b}[31mb\tc");
+    fn table_cells_survive_pipes() {
         assert_eq!(cell("a|b"), "a\\|b");
     }
 
