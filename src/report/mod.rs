@@ -2,10 +2,11 @@
 //! terminal), Markdown for a pull-request comment, JSON for scripts (field names are an
 //! interface: see docs/review.md). Pure: builds strings, prints nothing.
 
+use crate::model::Quantity;
 use crate::object::ObjectId;
 use crate::review::check::{Finding, Problem};
 use crate::review::diff::{Change, Diff, ObjectDiff};
-use crate::review::risk::{DataRiskKind, RbacWhat, Resources, Risks, bytes_text, cpu_text};
+use crate::review::risk::{DataRiskKind, RbacWhat, Resources, Risks};
 use crate::review::snapshot::Note;
 use crate::terminal::{self, EMPHASIS, Paint, escape};
 use serde::Serialize;
@@ -849,6 +850,15 @@ impl CheckReport {
         s.push('\n');
         s
     }
+}
+
+/// CPU and memory totals as Kubernetes writes them (`Quantity`), as the spec and out/ do.
+fn cpu_text(milli: i64) -> String {
+    Quantity::cpu_text(milli.into())
+}
+
+fn bytes_text(bytes: i64) -> String {
+    Quantity::bytes_text(i128::from(bytes) * 1000)
 }
 
 // ---- colour -------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ pub mod nodeport;
 pub mod schedule;
 
 use integers::whole_numbers;
-use quantities::{Unit, bytes_text, milli_text, saturating_sum, usage_list};
+use quantities::{Unit, saturating_sum, usage_list};
 use roles::ResolvedRole;
 
 pub use gitops::template_path_problem;
