@@ -1,6 +1,17 @@
 //! Errors and warnings a person can act on: what is wrong, where (file:line:column, the line,
 //! a caret), and what to do. Rendering is pure; colour is the caller's decision, and colour and
 //! escaping are `terminal`'s, as for reports.
+//!
+//! The `-->`, gutter and caret are written here (`render` and its helpers, ~100 lines) rather than
+//! by annotate-snippets 0.12, which is already compiled in through serde-saphyr, because its layout
+//! is not this one and the differences would not help a reader of one caret per finding: it widens
+//! a tab to four columns (here every character is one column, so the caret stays under the
+//! character whatever the terminal's tab stops); it cuts a long line to a set width, 140
+//! columns by default, where this shows 160 characters around the caret; it
+//! shows control characters in the source line as control pictures (`␛`) but passes the title and
+//! help through as given, so `terminal::escape` would still be needed; its default colours are the
+//! bright ones. Adopting it would rewrite every exact diagnostic the tests hold
+//! (tests/validation.rs, gitops.rs, jobs.rs, bad-inputs, cmd).
 
 use crate::source::{Loc, SourceFile, Span};
 use crate::terminal::{self, EMPHASIS, LOCATION, Paint};
