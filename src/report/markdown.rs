@@ -158,15 +158,19 @@ fn details(summary: &str, change: Change, unified: &str) -> String {
     )
 }
 
+/// The longest run of backticks in `text`: a fence or code span around it must be longer.
+fn longest_backticks(text: &str) -> usize {
+    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+}
+
 /// A code fence longer than any run of backticks in `text`.
 fn fence_for(text: &str) -> String {
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    "`".repeat((longest + 1).max(3))
+    "`".repeat((longest_backticks(text) + 1).max(3))
 }
 
 /// An inline code span that survives any backticks inside.
 fn code(s: &str) -> String {
-    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let longest = longest_backticks(s);
     let ticks = "`".repeat(longest + 1);
     if longest > 0 {
         format!("{ticks} {s} {ticks}")
@@ -180,6 +184,7 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|")
 }
 
+/// Text inside HTML (a `<summary>`): `<`, `>` and `&` would be read as markup.
 fn html(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
