@@ -1,7 +1,20 @@
 //! Errors and warnings a person can act on: what is wrong, where (file:line:column, the line,
-//! a caret), and what to do. Rendering is pure; colour is the caller's decision.
+//! a caret), and what to do. Rendering is pure; colour is the caller's decision, and colour and
+//! escaping are `terminal`'s, as for reports.
+//!
+//! The `-->`, gutter and caret are written here (`render` and its helpers, ~100 lines) rather than
+//! by annotate-snippets 0.12, which is already compiled in through serde-saphyr, because its layout
+//! is not this one and the differences would not help a reader of one caret per finding: it widens
+//! a tab to four columns (here every character is one column, so the caret stays under the
+//! character whatever the terminal's tab stops); it cuts a long line to a set width, 140
+//! columns by default, where this shows 160 characters around the caret; it
+//! shows control characters in the source line as control pictures (`␛`) but passes the title and
+//! help through as given, so `terminal::escape` would still be needed; its default colours are the
+//! bright ones. Adopting it would rewrite every exact diagnostic the tests hold
+//! (tests/validation.rs, gitops.rs, jobs.rs, bad-inputs, cmd).
 
 use crate::source::{Loc, SourceFile, Span};
+use crate::terminal::{self, EMPHASIS, LOCATION, Paint};
 use std::fmt::Write as _;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,29 +82,29 @@ impl Diagnostic {
         let paint = Paint(color);
         let mut out = String::new();
         let (label, style) = match self.severity {
-            Severity::Error => ("error", RED),
-            Severity::Warning => ("warning", YELLOW),
+            Severity::Error => ("error", terminal::ERROR),
+            Severity::Warning => ("warning", terminal::WARNING),
         };
         let _ = writeln!(
             out,
             "{}: {}",
             paint.style(style, label),
-            paint.style(BOLD, &clip(&self.message, MAX_MESSAGE))
+            paint.style(EMPHASIS, &clip(&self.message, MAX_MESSAGE))
         );
         let gutter_width = self.span.map_or(1, |s| s.line.to_string().len());
         let pad = " ".repeat(gutter_width);
         match (&self.file, self.span) {
             (Some(file), Some(span)) => {
-                let _ = writeln!(out, "{pad}{} {file}:{span}", paint.style(BLUE, "-->"));
+                let _ = writeln!(out, "{pad}{} {file}:{span}", paint.style(LOCATION, "-->"));
                 if let Some(src) = sources.iter().find(|s| &s.name == file) {
                     let (text, col) = window(src.line(span.line), span.col);
                     let span = Span { col, ..span };
-                    let bar = paint.style(BLUE, "|");
+                    let bar = paint.style(LOCATION, "|");
                     let _ = writeln!(out, "{pad} {bar}");
                     let _ = writeln!(
                         out,
                         "{} {bar} {}",
-                        paint.style(BLUE, &span.line.to_string()),
+                        paint.style(LOCATION, &span.line.to_string()),
                         visible(&text)
                     );
                     let indent = " ".repeat(span.col.saturating_sub(1));
@@ -101,13 +114,13 @@ impl Diagnostic {
                 }
             }
             (Some(file), None) => {
-                let _ = writeln!(out, "{pad}{} {file}", paint.style(BLUE, "-->"));
+                let _ = writeln!(out, "{pad}{} {file}", paint.style(LOCATION, "-->"));
             }
             _ => {}
         }
         if let Some(help) = &self.help {
             let help = clip(help, MAX_MESSAGE);
-            let _ = writeln!(out, "{pad} {} {help}", paint.style(BOLD, "= help:"));
+            let _ = writeln!(out, "{pad} {} {help}", paint.style(EMPHASIS, "= help:"));
         }
         out
     }
@@ -118,17 +131,15 @@ const MAX_MESSAGE: usize = 400;
 /// Longest part of a source line shown.
 const MAX_LINE: usize = 160;
 
-/// At most `max` characters of a message, its control characters escaped: text from the spec
-/// (a key written as "\e]0;..." in YAML) must not reach a terminal as a control sequence.
+/// At most `max` characters of a message, each line's control characters escaped
+/// (`terminal::escape`): text from the spec (a key written as "\e]0;..." in YAML) must not reach
+/// a terminal as a control sequence.
 fn clip(text: &str, max: usize) -> String {
-    let escaped: String = text
-        .chars()
-        .flat_map(|c| match c {
-            '\n' => vec![c],
-            c if c.is_control() => c.escape_default().collect(),
-            c => vec![c],
-        })
-        .collect();
+    let escaped = text
+        .split('\n')
+        .map(terminal::escape)
+        .collect::<Vec<_>>()
+        .join("\n");
     match escaped.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &escaped[..i]),
         None => escaped,
@@ -137,6 +148,7 @@ fn clip(text: &str, max: usize) -> String {
 
 /// A source line as shown: a tab becomes a space and any other control character U+FFFD, one
 /// character each, so the caret below stays aligned and the terminal sees no control sequence.
+/// (Not `terminal::escape`: an escape is several characters wide and would move the caret.)
 fn visible(line: &str) -> String {
     line.chars()
         .map(|c| match c {
@@ -171,24 +183,6 @@ pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
         (&a.file, a.span, a.severity, &a.message).cmp(&(&b.file, b.span, b.severity, &b.message))
     });
-}
-
-const RED: &str = "\x1b[1;31m";
-const YELLOW: &str = "\x1b[1;33m";
-const BLUE: &str = "\x1b[1;34m";
-const BOLD: &str = "\x1b[1m";
-
-#[derive(Clone, Copy)]
-struct Paint(bool);
-
-impl Paint {
-    fn style(self, code: &str, text: &str) -> String {
-        if self.0 {
-            format!("{code}{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
-    }
 }
 
 /// The closest candidate to `wrong`, if it is close enough to be a plausible typo.

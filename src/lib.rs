@@ -21,6 +21,7 @@ pub(crate) mod review;
 pub mod source;
 pub(crate) mod spec;
 pub(crate) mod template;
+pub(crate) mod terminal;
 pub(crate) mod validate;
 
 pub use pipeline::{Render, render, render_merged};

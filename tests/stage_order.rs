@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 
 /// Importable from anywhere; they import only each other.
-const CROSS_CUTTING: [&str; 4] = ["source", "diagnostic", "parallel", "template"];
+const CROSS_CUTTING: [&str; 5] = ["source", "diagnostic", "parallel", "template", "terminal"];
 
 /// The top-level modules of src/, each allowed to import itself, the cross-cutting modules and
 /// those before it. `model` is the type `validate` builds, so it comes first; `object` is the

@@ -26,6 +26,31 @@ impl Quantity {
             .filter(|v| v.is_finite())
             .map(|v| v.round() as i128)
     }
+
+    /// CPU (in thousandths, as `milli` gives it) as Kubernetes writes it: `8`, `2500m`. The one
+    /// text for a CPU amount, wherever it shows: a derived quota in out/, an error, a report.
+    pub fn cpu_text(milli: i128) -> String {
+        if milli % 1000 == 0 {
+            (milli / 1000).to_string()
+        } else {
+            format!("{milli}m")
+        }
+    }
+
+    /// Bytes (in thousandths, as `milli` gives it) as Kubernetes writes them: `40Gi`, `512Mi`,
+    /// else plain bytes. Exact: never rounded. The one text for a memory or storage amount.
+    pub fn bytes_text(milli: i128) -> String {
+        let b = milli / 1000;
+        const GI: i128 = 1 << 30;
+        const MI: i128 = 1 << 20;
+        if b % GI == 0 {
+            format!("{}Gi", b / GI)
+        } else if b % MI == 0 {
+            format!("{}Mi", b / MI)
+        } else {
+            b.to_string()
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -393,5 +418,16 @@ mod tests {
         assert!(v6.contains(&Cidr::parse("fd00:ec2::254/128").unwrap()));
         assert_eq!(v6.to_string(), "fd00::/8");
         assert!(Cidr::parse("::/0").unwrap().contains(&v6));
+    }
+
+    #[test]
+    fn quantities_print_as_kubernetes_writes_them() {
+        assert_eq!(Quantity::cpu_text(34_000), "34");
+        assert_eq!(Quantity::cpu_text(2_500), "2500m");
+        assert_eq!(Quantity::cpu_text(250), "250m");
+        assert_eq!(Quantity::bytes_text(8 * (1 << 30) * 1000), "8Gi");
+        assert_eq!(Quantity::bytes_text(3 * (1 << 29) * 1000), "1536Mi");
+        assert_eq!(Quantity::bytes_text(1000 * 1000), "1000");
+        assert_eq!(Quantity::bytes_text(0), "0Gi");
     }
 }

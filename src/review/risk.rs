@@ -77,12 +77,35 @@ impl GitopsChange {
 #[derive(Clone, Debug, Serialize)]
 pub struct DataRisk {
     pub object: ObjectId,
-    /// `removed`, `resized`, `reclaim-policy`, `immutable`.
-    pub what: &'static str,
+    pub what: DataRiskKind,
     pub before: Option<String>,
     pub after: Option<String>,
     /// What happens and what to do, for a person.
     pub detail: String,
+}
+
+/// What puts a volume's or namespace's data at risk. Serialized as in JSON reports since
+/// version 1 (`removed`, `resized`, `reclaim-policy`, `immutable`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataRiskKind {
+    Removed,
+    Resized,
+    ReclaimPolicy,
+    /// A field Kubernetes will not change in place.
+    Immutable,
+}
+
+impl DataRiskKind {
+    /// The word a report shows: the JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataRiskKind::Removed => "removed",
+            DataRiskKind::Resized => "resized",
+            DataRiskKind::ReclaimPolicy => "reclaim-policy",
+            DataRiskKind::Immutable => "immutable",
+        }
+    }
 }
 
 impl DataRisk {
@@ -92,13 +115,13 @@ impl DataRisk {
         let b = self.before.as_deref().unwrap_or("unset");
         let a = self.after.as_deref().unwrap_or("unset");
         match self.what {
-            "removed" => match &self.before {
+            DataRiskKind::Removed => match &self.before {
                 Some(size) => format!("{id} ({size}) removed: {d}"),
                 None => format!("{id} removed: {d}"),
             },
-            "resized" => format!("{id} resized {b} → {a}: {d}"),
-            "reclaim-policy" => format!("{id} reclaim policy {b} → {a}: {d}"),
-            _ => format!("{id}: {d}"),
+            DataRiskKind::Resized => format!("{id} resized {b} → {a}: {d}"),
+            DataRiskKind::ReclaimPolicy => format!("{id} reclaim policy {b} → {a}: {d}"),
+            DataRiskKind::Immutable => format!("{id}: {d}"),
         }
     }
 }
@@ -109,12 +132,25 @@ pub struct RbacChange {
     /// The Role, ClusterRole, RoleBinding or ClusterRoleBinding.
     pub object: ObjectId,
     pub change: Change,
-    /// `subject`, `rule` or `roleRef`.
-    pub what: &'static str,
+    pub what: RbacWhat,
     /// `User alice@example.com`, `get, list on pods`, `Role notebook-user`.
     pub item: String,
     /// For a subject: the role the binding grants (`Role notebook-user`).
     pub grants: Option<String>,
+}
+
+/// What part of an RBAC object changed. Serialized as in JSON reports since version 1
+/// (`subject`, `rule`, `roleRef`); ordered as a reviewer reads them: who gains or loses access
+/// first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RbacWhat {
+    /// A binding's subject: who is granted the role.
+    Subject,
+    /// A binding's role reference.
+    RoleRef,
+    /// A role's rule: what is granted.
+    Rule,
 }
 
 /// A Service port whose NodePort moves, or that takes over a port another Service had.
@@ -246,11 +282,7 @@ pub fn assess(old: &Snapshot, new: &Snapshot, pools: &BTreeMap<String, GpuPool>)
         }
     }
     // Who gains or loses access matters most to a reviewer: subjects first.
-    risks.rbac.sort_by_key(|c| match c.what {
-        "subject" => 0,
-        "roleRef" => 1,
-        _ => 2,
-    });
+    risks.rbac.sort_by_key(|c| c.what);
     risks.node_ports = node_ports(old, new);
     risks.totals = totals(old, new, pools);
     risks
@@ -303,7 +335,7 @@ fn data(id: &ObjectId, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<D
             "Argo CD prunes it when pruning is on"
         };
         out.push(risk(
-            "removed",
+            DataRiskKind::Removed,
             size(old),
             None,
             format!("{what_happens}; {argo}"),
@@ -326,7 +358,7 @@ fn data(id: &ObjectId, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<D
             _ => "a static volume's capacity is a label: resize the storage itself",
         };
         out.push(risk(
-            "resized",
+            DataRiskKind::Resized,
             before.clone(),
             after.clone(),
             why.to_owned(),
@@ -342,7 +374,7 @@ fn data(id: &ObjectId, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<D
         let (b, a) = (policy(old), policy(new));
         if b != a && a != "Retain" {
             out.push(risk(
-                "reclaim-policy",
+                DataRiskKind::ReclaimPolicy,
                 Some(b.clone()),
                 Some(a.clone()),
                 "deleting its claim will delete the data".to_owned(),
@@ -363,7 +395,7 @@ fn data(id: &ObjectId, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<D
     let changed = changed_keys(old.get("spec"), new.get("spec"), mutable);
     if !changed.is_empty() {
         out.push(risk(
-            "immutable",
+            DataRiskKind::Immutable,
             None,
             None,
             format!(
@@ -427,7 +459,7 @@ fn rules(id: &ObjectId, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<
             out.extend(items.into_iter().map(|item| RbacChange {
                 object: id.clone(),
                 change,
-                what: "rule",
+                what: RbacWhat::Rule,
                 item,
                 grants: None,
             }));
@@ -492,7 +524,7 @@ fn subjects(id: &ObjectId, old: Option<&Value>, new: Option<&Value>, out: &mut V
     let change = |change, item: &String, grants: &Option<String>| RbacChange {
         object: id.clone(),
         change,
-        what: "subject",
+        what: RbacWhat::Subject,
         item: item.clone(),
         grants: grants.clone(),
     };
@@ -502,7 +534,7 @@ fn subjects(id: &ObjectId, old: Option<&Value>, new: Option<&Value>, out: &mut V
                 out.push(RbacChange {
                     object: id.clone(),
                     change: c,
-                    what: "roleRef",
+                    what: RbacWhat::RoleRef,
                     item: r.clone(),
                     grants: None,
                 });
@@ -806,36 +838,6 @@ fn parse_bytes(text: &str) -> i64 {
     parse_milli(text) / 1000
 }
 
-/// CPU as Kubernetes writes it: `8`, `2.5`, `250m`.
-pub fn cpu_text(milli: i64) -> String {
-    if milli % 1000 == 0 {
-        (milli / 1000).to_string()
-    } else if milli > 1000 {
-        format!("{}", milli as f64 / 1000.0)
-    } else {
-        format!("{milli}m")
-    }
-}
-
-/// Bytes in the largest binary unit that keeps them readable: `64Gi`, `1.5Ti`, `512Mi`.
-pub fn bytes_text(bytes: i64) -> String {
-    const UNITS: [(&str, i64); 4] = [
-        ("Ti", 1 << 40),
-        ("Gi", 1 << 30),
-        ("Mi", 1 << 20),
-        ("Ki", 1 << 10),
-    ];
-    for (unit, size) in UNITS {
-        if bytes.abs() >= size {
-            let v = bytes as f64 / size as f64;
-            let text = format!("{v:.2}");
-            let text = text.trim_end_matches('0').trim_end_matches('.');
-            return format!("{text}{unit}");
-        }
-    }
-    bytes.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -900,8 +902,8 @@ mod tests {
             &snap(&[("a.yaml", &new)]),
             &BTreeMap::new(),
         );
-        let what: Vec<&str> = r.data.iter().map(|d| d.what).collect();
-        assert_eq!(what, ["resized", "immutable"]);
+        let what: Vec<DataRiskKind> = r.data.iter().map(|d| d.what).collect();
+        assert_eq!(what, [DataRiskKind::Resized, DataRiskKind::Immutable]);
         assert!(
             r.data[0]
                 .message()
@@ -999,13 +1001,7 @@ mod tests {
     }
 
     #[test]
-    fn quantities_print_readably() {
-        assert_eq!(cpu_text(8000), "8");
-        assert_eq!(cpu_text(2500), "2.5");
-        assert_eq!(cpu_text(250), "250m");
-        assert_eq!(bytes_text(64 << 30), "64Gi");
-        assert_eq!(bytes_text(3 << 29), "1.5Gi");
-        assert_eq!(bytes_text(0), "0");
+    fn quantities_parse() {
         assert_eq!(parse_bytes("8Gi"), 8 << 30);
         assert_eq!(parse_milli("500m"), 500);
     }

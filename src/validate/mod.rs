@@ -35,7 +35,7 @@ pub mod nodeport;
 pub mod schedule;
 
 use integers::whole_numbers;
-use quantities::{MIN_HOME, MIN_MEMORY, Unit, bytes_text, milli_text, saturating_sum, usage_list};
+use quantities::{MIN_HOME, MIN_MEMORY, Unit, saturating_sum, usage_list};
 use roles::ResolvedRole;
 
 pub use gitops::template_path_problem;

@@ -20,28 +20,6 @@ impl Unit {
     }
 }
 
-/// CPU in milli-cores, as Kubernetes would write it.
-pub(super) fn milli_text(milli: i128) -> String {
-    if milli % 1000 == 0 {
-        (milli / 1000).to_string()
-    } else {
-        format!("{milli}m")
-    }
-}
-
-pub(super) fn bytes_text(milli: i128) -> String {
-    let b = milli / 1000;
-    const GI: i128 = 1 << 30;
-    const MI: i128 = 1 << 20;
-    if b % GI == 0 {
-        format!("{}Gi", b / GI)
-    } else if b % MI == 0 {
-        format!("{}Mi", b / MI)
-    } else {
-        b.to_string()
-    }
-}
-
 /// Quantities are in milli-units and may be huge: a sum that does not fit saturates (and is
 /// then over any quota) rather than overflowing.
 pub(super) fn saturating_sum(values: impl Iterator<Item = i128>) -> i128 {
@@ -86,7 +64,7 @@ impl Cx<'_> {
                 format!(
                     "{} is `{text}`, that is {} cores",
                     display_path(at),
-                    milli_text(v)
+                    Quantity::cpu_text(v)
                 ),
                 format!(
                     "did you mean `{meant}`? CPU is counted in cores (\"2\") or millicores (\"500m\", lower-case m)"
@@ -182,17 +160,5 @@ impl Cx<'_> {
             help,
         );
         false
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantities_print_readably() {
-        assert_eq!(milli_text(34_000), "34");
-        assert_eq!(milli_text(2_500), "2500m");
-        assert_eq!(bytes_text(8 * (1 << 30) * 1000), "8Gi");
     }
 }

@@ -34,7 +34,7 @@ pub(super) fn default_shm(memory: &Quantity, gpu: bool) -> Quantity {
         }
     } else {
         Quantity {
-            text: bytes_text(half),
+            text: Quantity::bytes_text(half),
             value: half,
         }
     }
@@ -183,8 +183,8 @@ impl Cx<'_> {
             format!(
                 "/dev/shm is memory: what processes write there counts against the container's {} limit; set shmSize to at most {}, or memory to at least {}",
                 memory.text,
-                bytes_text(half),
-                bytes_text(needed)
+                Quantity::bytes_text(half),
+                Quantity::bytes_text(needed)
             ),
         );
         false

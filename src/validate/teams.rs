@@ -247,12 +247,12 @@ impl Cx<'_> {
                 &format!("{at}/cpu"),
                 format!(
                     "team `{team}`'s {who} request {} CPU, over its quota of {}",
-                    milli_text(cpu_used),
+                    Quantity::cpu_text(cpu_used),
                     cap.text
                 ),
                 format!(
                     "raise quota.cpu to at least {}, or give the team fewer or smaller {who} ({})",
-                    milli_text(cpu_used),
+                    Quantity::cpu_text(cpu_used),
                     usage_list(servers, jobs, |s| &s.cpu, |j| &j.cpu)
                 ),
             );
@@ -264,10 +264,10 @@ impl Cx<'_> {
                 &format!("{at}/memory"),
                 format!(
                     "team `{team}`'s {who} request {} of memory, over its quota of {}",
-                    bytes_text(memory_used),
+                    Quantity::bytes_text(memory_used),
                     cap.text
                 ),
-                format!("raise quota.memory to at least {}, or give the team fewer or smaller {who} ({})", bytes_text(memory_used), usage_list(servers, jobs, |s| &s.memory, |j| &j.memory)),
+                format!("raise quota.memory to at least {}, or give the team fewer or smaller {who} ({})", Quantity::bytes_text(memory_used), usage_list(servers, jobs, |s| &s.memory, |j| &j.memory)),
             );
         }
         let mut per_resource: BTreeMap<&str, u64> = BTreeMap::new();
@@ -307,8 +307,8 @@ impl Cx<'_> {
             value: milli,
         };
         Some(Quota {
-            cpu: Some(cpu.unwrap_or_else(|| derived(cpu_used, milli_text))),
-            memory: Some(memory.unwrap_or_else(|| derived(memory_used, bytes_text))),
+            cpu: Some(cpu.unwrap_or_else(|| derived(cpu_used, Quantity::cpu_text))),
+            memory: Some(memory.unwrap_or_else(|| derived(memory_used, Quantity::bytes_text))),
             gpu,
             pods: u32::try_from(servers.len() + jobs.len()).unwrap_or(u32::MAX),
             claims: u32::try_from(servers.len() + claims).unwrap_or(u32::MAX),
