@@ -43,7 +43,9 @@ impl Quantity {
         let b = milli / 1000;
         const GI: i128 = 1 << 30;
         const MI: i128 = 1 << 20;
-        if b % GI == 0 {
+        if b == 0 {
+            "0".to_owned()
+        } else if b % GI == 0 {
             format!("{}Gi", b / GI)
         } else if b % MI == 0 {
             format!("{}Mi", b / MI)
@@ -428,6 +430,6 @@ mod tests {
         assert_eq!(Quantity::bytes_text(8 * (1 << 30) * 1000), "8Gi");
         assert_eq!(Quantity::bytes_text(3 * (1 << 29) * 1000), "1536Mi");
         assert_eq!(Quantity::bytes_text(1000 * 1000), "1000");
-        assert_eq!(Quantity::bytes_text(0), "0Gi");
+        assert_eq!(Quantity::bytes_text(0), "0", "nothing is nothing in any unit");
     }
 }
