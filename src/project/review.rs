@@ -8,7 +8,7 @@ use crate::emit::ownership::MANIFEST;
 use crate::output::OutDir;
 use crate::report::{CheckReport, DiffReport, EnvCheck, Format, Status};
 use crate::review::check::{self, Finding, Problem};
-use crate::review::snapshot::Snapshot;
+use crate::review::snapshot::Sides;
 use crate::review::{diff, git, graph, risk};
 use crate::source::SourceFile;
 use std::fs;
@@ -41,20 +41,20 @@ pub fn diff(
 ) -> Result<Outcome, Failure> {
     let (r, sources) = project.render(env)?;
     let dir = format!("out/{env}");
+    // Files holding exactly their rendered text are recognised as they are listed (compared
+    // on disk, or by git blob id at a revision) and never parsed: the work follows what changed.
     let files = match against {
-        None => project.out_dir(env)?.manifests().map_err(Failure::Output)?,
-        Some(rev) => git::files_at(&project.root, rev, &dir).map_err(git_failure)?,
+        None => project
+            .out_dir(env)?
+            .manifests_against(&r.tree)
+            .map_err(Failure::Output)?,
+        Some(rev) => git::files_against(&project.root, rev, &dir, &r.tree).map_err(git_failure)?,
     };
-    let old = Snapshot::read(&files);
-    let new = Snapshot::read_reusing(
-        &r.tree
-            .iter()
-            .map(|(p, f)| (p.clone(), Some(f.text.clone())))
-            .collect(),
-        &old,
-    );
-    let d = diff::diff(&old, &new, &dir);
-    let risks = risk::assess(&old, &new, &r.env.gpu_pools);
+    let sides = Sides::read(&files, &r.tree);
+    drop(files);
+    let d = diff::sides(&sides, &dir);
+    let same = sides.same_objects(&r.tree, &risk::SAME_KINDS, risk::same_keys);
+    let risks = risk::assess_with(&sides.old, &sides.new, &same, &r.env.gpu_pools);
     let code = u8::from(!d.is_empty());
     let report = DiffReport {
         env: env.to_owned(),

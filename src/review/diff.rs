@@ -2,7 +2,7 @@
 //! diffs. Objects are matched by identity, never by position or path. Pure: no I/O.
 
 use crate::object::ObjectId;
-use crate::review::snapshot::{Found, Note, Snapshot};
+use crate::review::snapshot::{Found, Note, Sides, Snapshot};
 use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
 use std::fmt::Write as _;
@@ -95,6 +95,14 @@ pub fn diff(old: &Snapshot, new: &Snapshot, dir: &str) -> Diff {
         }
     }
     out.objects.sort_by_cached_key(|o| o.id.file());
+    out
+}
+
+/// `diff` of two sides read with what is known equal set apart: the same result as comparing
+/// both whole snapshots, at the cost of what differs.
+pub fn sides(sides: &Sides, dir: &str) -> Diff {
+    let mut out = diff(&sides.old, &sides.new, dir);
+    out.unchanged += sides.same.len();
     out
 }
 

@@ -4,9 +4,10 @@
 //! the old and new objects themselves (parsed YAML), never from the spec, so it also sees
 //! hand-made objects. Pure: no I/O.
 
-use crate::model::names::SYNC_OPTIONS;
+use crate::model::names::{SYNC_OPTIONS, TEAM};
 use crate::model::{GpuPool, Quantity};
 use crate::object::ObjectId;
+use crate::review::block::Keep;
 use crate::review::diff::Change;
 use crate::review::snapshot::Snapshot;
 use serde::Serialize;
@@ -211,7 +212,44 @@ pub struct PoolTotal {
 
 /// Compute the risks of going from `old` to `new`. `pools` (the new spec's GPU pools) name the
 /// pools workloads draw on; a workload matching none is grouped by its GPU resource.
+#[cfg(test)]
 pub fn assess(old: &Snapshot, new: &Snapshot, pools: &BTreeMap<String, GpuPool>) -> Risks {
+    assess_with(old, new, &Snapshot::default(), pools)
+}
+
+/// The kinds of an unchanged object that `assess_with` needs to see: Services (the NodePorts
+/// they hold) and workloads (the resources they ask for).
+pub const SAME_KINDS: [&str; 8] = [
+    "Service",
+    "Pod",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+];
+
+/// What `assess_with` reads of an unchanged object (`block::Filter`): its team label, replicas and
+/// parallelism, each container's resources, the node selector, each Service port.
+pub fn same_keys(key: &str) -> Keep {
+    match key {
+        "metadata" | "labels" | "spec" | "template" | "jobTemplate" | "containers" => Keep::Walk,
+        TEAM | "replicas" | "parallelism" | "nodeSelector" | "resources" | "ports" => Keep::Whole,
+        _ => Keep::Drop,
+    }
+}
+
+/// `assess` with the objects that are the same on both sides kept apart: `old` and `new` hold
+/// the others, `same` (of the `SAME_KINDS`) the unchanged ones, which count in the NodePorts
+/// taken and in the totals on both sides but cannot be a risk themselves. Gives what `assess`
+/// gives for the whole sides.
+pub fn assess_with(
+    old: &Snapshot,
+    new: &Snapshot,
+    same: &Snapshot,
+    pools: &BTreeMap<String, GpuPool>,
+) -> Risks {
     let mut risks = Risks::default();
     let ids: BTreeSet<&ObjectId> = old.objects.keys().chain(new.objects.keys()).collect();
     for id in ids {
@@ -251,8 +289,8 @@ pub fn assess(old: &Snapshot, new: &Snapshot, pools: &BTreeMap<String, GpuPool>)
         "roleRef" => 1,
         _ => 2,
     });
-    risks.node_ports = node_ports(old, new);
-    risks.totals = totals(old, new, pools);
+    risks.node_ports = node_ports(old, new, same);
+    risks.totals = totals(old, new, same, pools);
     risks
 }
 
@@ -528,10 +566,10 @@ fn subject_text(s: &Value) -> String {
 
 // ---- NodePorts ----------------------------------------------------------------------------
 
-fn node_ports(old: &Snapshot, new: &Snapshot) -> Vec<NodePortMove> {
+fn node_ports(old: &Snapshot, new: &Snapshot, same: &Snapshot) -> Vec<NodePortMove> {
     let ports = |snap: &Snapshot| -> BTreeMap<(ObjectId, String), i64> {
         let mut out = BTreeMap::new();
-        for (id, f) in &snap.objects {
+        for (id, f) in snap.objects.iter().chain(&same.objects) {
             if id.kind != "Service" {
                 continue;
             }
@@ -693,9 +731,9 @@ struct Sums {
     pools: BTreeMap<(String, String), i64>,
 }
 
-fn sums(snap: &Snapshot, pools: &BTreeMap<String, GpuPool>) -> Sums {
+fn sums(snap: &Snapshot, same: &Snapshot, pools: &BTreeMap<String, GpuPool>) -> Sums {
     let mut s = Sums::default();
-    for (id, f) in &snap.objects {
+    for (id, f) in snap.objects.iter().chain(&same.objects) {
         let Some(spec) = pod_spec(&id.kind, &f.value) else {
             continue;
         };
@@ -771,8 +809,13 @@ fn sums(snap: &Snapshot, pools: &BTreeMap<String, GpuPool>) -> Sums {
     s
 }
 
-fn totals(old: &Snapshot, new: &Snapshot, pools: &BTreeMap<String, GpuPool>) -> Totals {
-    let (o, n) = (sums(old, pools), sums(new, pools));
+fn totals(
+    old: &Snapshot,
+    new: &Snapshot,
+    same: &Snapshot,
+    pools: &BTreeMap<String, GpuPool>,
+) -> Totals {
+    let (o, n) = (sums(old, same, pools), sums(new, same, pools));
     let teams: BTreeSet<&String> = o.teams.keys().chain(n.teams.keys()).collect();
     let keys: BTreeSet<&(String, String)> = o.pools.keys().chain(n.pools.keys()).collect();
     Totals {
