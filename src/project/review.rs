@@ -53,7 +53,13 @@ pub fn diff(
     let sides = Sides::read(&files, &r.tree);
     drop(files);
     let d = diff::sides(&sides, &dir);
-    let same = sides.same_objects(&r.tree, &risk::SAME_KINDS, risk::same_keys);
+    let pools = &r.env.gpu_pools;
+    let mut same = risk::Same::default();
+    for part in sides.fold_same(&r.tree, &risk::SAME_KINDS, risk::same_keys, |s, id, v| {
+        risk::Same::add(s, id, &v, pools)
+    }) {
+        same.merge(part);
+    }
     let risks = risk::assess_with(&sides.old, &sides.new, &same, &r.env.gpu_pools);
     let code = u8::from(!d.is_empty());
     let report = DiffReport {

@@ -250,41 +250,42 @@ impl Sides {
         Sides { old, new, same }
     }
 
-    /// The unchanged objects of the given kinds, read from their rendered text keeping only
-    /// the keys `keep` asks for: what a comparison needs of objects that did not change
-    /// (totals, NodePorts taken), and no more, so that it holds little whatever the number.
-    pub fn same_objects(&self, tree: &Tree, kinds: &[&str], keep: block::Filter) -> Snapshot {
+    /// Fold the unchanged objects of the given kinds, read from their rendered text keeping
+    /// only the keys `keep` asks for, into one `T` per part of the work (on every core): what a
+    /// comparison needs of objects that did not change (totals, NodePorts taken), with no
+    /// object kept, so that it holds little whatever their number.
+    pub fn fold_same<T: Send + Default>(
+        &self,
+        tree: &Tree,
+        kinds: &[&str],
+        keep: block::Filter,
+        add: impl Fn(&mut T, &ObjectId, Value) + Sync,
+    ) -> Vec<T> {
         let wanted: Vec<(&ObjectId, &String)> = self
             .same
             .iter()
             .map(|path| (&tree[path.as_str()].id, path))
             .filter(|(id, _)| kinds.contains(&id.kind.as_str()))
             .collect();
-        // The text is nbgen's own: read by its known layout, in full only if that fails.
-        let parsed = parallel::map(&wanted, |(_, path)| {
-            let text = &tree[path.as_str()].text;
-            match block::read_only(text, keep) {
-                Some(value) if !path.ends_with(".json") => Some(value),
-                _ => match documents(path, text) {
-                    Ok(mut docs) if docs.len() == 1 => Some(block::prune(docs.remove(0), keep)),
-                    _ => None,
-                },
-            }
-        });
-        let mut snap = Snapshot::default();
-        for ((id, path), value) in wanted.into_iter().zip(parsed) {
-            if let Some(value) = value {
-                snap.objects.insert(
-                    id.clone(),
-                    Found {
-                        path: path.clone(),
-                        text: String::new(),
-                        value,
+        let parts: Vec<&[(&ObjectId, &String)]> = wanted.chunks(256).collect();
+        parallel::map(&parts, |part| {
+            let mut acc = T::default();
+            for (id, path) in *part {
+                // The text is nbgen's own: read by its known layout, in full only if that fails.
+                let text = &tree[path.as_str()].text;
+                let value = match block::read_only(text, keep) {
+                    Some(value) if !path.ends_with(".json") => Some(value),
+                    _ => match documents(path, text) {
+                        Ok(mut docs) if docs.len() == 1 => Some(block::prune(docs.remove(0), keep)),
+                        _ => None,
                     },
-                );
+                };
+                if let Some(value) = value {
+                    add(&mut acc, id, value);
+                }
             }
-        }
-        snap
+            acc
+        })
     }
 }
 
