@@ -50,8 +50,7 @@ pub fn diff(
             .map_err(Failure::Output)?,
         Some(rev) => git::files_against(&project.root, rev, &dir, &r.tree).map_err(git_failure)?,
     };
-    let sides = Sides::read(&files, &r.tree);
-    drop(files);
+    let sides = Sides::read(files, &r.tree);
     let d = diff::sides(&sides, &dir);
     let pools = &r.env.gpu_pools;
     let mut same = risk::Same::default();

@@ -183,7 +183,7 @@ impl Sides {
     /// lists it against `tree`) with `tree`. Parses only the files that are not as rendered and
     /// the rendered files no unchanged file accounts for, on every core. The result is what
     /// `Snapshot::read` of both whole sides gives, with the unchanged objects moved to `same`.
-    pub fn read(files: &BTreeMap<String, Listed>, tree: &Tree) -> Sides {
+    pub fn read(files: BTreeMap<String, Listed>, tree: &Tree) -> Sides {
         let texts: Vec<(&String, &String)> = files
             .iter()
             .filter_map(|(p, l)| match l {
@@ -192,6 +192,7 @@ impl Sides {
             })
             .collect();
         let parsed = parallel::map(&texts, |(p, t)| documents(p, t));
+        drop(texts);
         // A file as rendered can only lose its object to another file defining the same one.
         let contested: BTreeSet<ObjectId> = parsed
             .iter()
@@ -206,17 +207,17 @@ impl Sides {
         let mut as_rendered = BTreeSet::new();
         for (path, listed) in files {
             match listed {
-                Listed::Link => old.notes.push(Note::Link { path: path.clone() }),
+                Listed::Link => old.notes.push(Note::Link { path }),
                 Listed::AsRendered => {
                     let id = &tree
-                        .get(path)
+                        .get(&path)
                         .expect("a file as rendered has a rendered file")
                         .id;
                     if !contested.contains(id) {
-                        same.insert(path.clone());
+                        same.insert(path);
                         continue;
                     }
-                    as_rendered.insert(path.as_str());
+                    as_rendered.insert(path.clone());
                     let found = Found {
                         path: path.clone(),
                         text: String::new(),
@@ -226,7 +227,7 @@ impl Sides {
                 }
                 Listed::Text(text) => {
                     let docs = parsed.next().expect("one parse per text");
-                    old.add(path, text, docs);
+                    old.add(&path, &text, docs);
                 }
             }
         }
