@@ -10,6 +10,9 @@
 #   generation  nbgen render --stdout        vs  helm template
 #   writing     nbgen render into empty out/ vs  cp -r of the same tree
 #   no-op       nbgen render and nbgen check on an up-to-date out/ (and that nothing was written)
+#   diff        nbgen diff (no change, one team changed, --against HEAD) beside check, the no-op
+#               render and the git read floor (benches/diff.py; commits out/ in a repository of
+#               its own under target/bench/<N>/)
 # Prints Markdown tables; writes target/bench/results.json (the tables again:
 # benches/measure.py report target/bench/results.json). Work files go to target/bench/.
 # REPS=1000:3,5000:1 overrides the rounds per team count (default 10:15,100:11,1000:7,5000:3).
@@ -124,3 +127,8 @@ say "timing ${teams[*]} teams"
 python3 "$root/benches/measure.py" run --nbgen "$nbgen" --helm "$helm" \
     --chart "$root/benches/peers/helm" --scratch "$scratch" --json "$work/results.json" \
     ${REPS:+--reps "$REPS"} "${runs[@]}"
+
+say "timing nbgen diff at ${teams[*]} teams"
+dirs=()
+for run in "${runs[@]}"; do dirs+=("${run#*:}"); done
+python3 "$root/benches/diff.py" --nbgen "$nbgen" --json "$work/diff.json" "${dirs[@]}"

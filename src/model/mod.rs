@@ -430,6 +430,10 @@ mod tests {
         assert_eq!(Quantity::bytes_text(8 * (1 << 30) * 1000), "8Gi");
         assert_eq!(Quantity::bytes_text(3 * (1 << 29) * 1000), "1536Mi");
         assert_eq!(Quantity::bytes_text(1000 * 1000), "1000");
-        assert_eq!(Quantity::bytes_text(0), "0", "nothing is nothing in any unit");
+        assert_eq!(
+            Quantity::bytes_text(0),
+            "0",
+            "nothing is nothing in any unit"
+        );
     }
 }

@@ -8,7 +8,7 @@ use crate::emit::ownership::MANIFEST;
 use crate::output::OutDir;
 use crate::report::{CheckReport, DiffReport, EnvCheck, Format, Status};
 use crate::review::check::{self, Finding, Problem};
-use crate::review::snapshot::Snapshot;
+use crate::review::snapshot::{Sides, Snapshot};
 use crate::review::{diff, git, graph, risk};
 use crate::source::SourceFile;
 use std::fs;
@@ -114,20 +114,27 @@ fn diff_one(
 ) -> Result<(String, Diagnostics, u8), Failure> {
     let dir = format!("out/{env}");
     let out = project.out_dir(env)?;
-    let old_files = || match against {
-        None => out.manifests().map_err(Failure::Output),
-        Some(rev) => git::files_at(&project.root, rev, &dir).map_err(git_failure),
-    };
-    // A deleted environment: its spec is gone, its objects (on disk or at REV) are all removed.
     let spec = project.root.join(format!("environments/{env}.yaml"));
     if fs::symlink_metadata(&spec).is_err() {
-        let files = old_files()?;
-        if files.is_empty() {
+        // Nothing is rendered: every file is read, and every object is removed.
+        let nothing = crate::emit::Tree::default();
+        let files = match against {
+            None => out.manifests_against(&nothing).map_err(Failure::Output)?,
+            Some(rev) => {
+                git::files_against(&project.root, rev, &dir, &nothing).map_err(git_failure)?
+            }
+        };
+        let sides = Sides::read(files, &nothing);
+        if sides.old.objects.is_empty() {
             project.render(env)?; // the usual "cannot read" error
         }
-        let old = Snapshot::read(&files);
-        let d = diff::diff(&old, &Snapshot::default(), &dir);
-        let risks = risk::assess(&old, &Snapshot::default(), &Default::default());
+        let d = diff::sides(&sides, &dir);
+        let risks = risk::assess_with(
+            &sides.old,
+            &sides.new,
+            &risk::Same::default(),
+            &Default::default(),
+        );
         let report = DiffReport {
             env: env.to_owned(),
             against: against.map(str::to_owned),
@@ -147,17 +154,23 @@ fn diff_one(
         ));
     }
     let (r, sources) = project.render(env)?;
-    let files = old_files()?;
-    let mut old = Snapshot::read(&files);
+    // Files holding exactly their rendered text are recognised as they are listed (compared
+    // on disk, or by git blob id at a revision) and never parsed: the work follows what changed.
+    let files = match against {
+        None => out.manifests_against(&r.tree).map_err(Failure::Output)?,
+        Some(rev) => git::files_against(&project.root, rev, &dir, &r.tree).map_err(git_failure)?,
+    };
+    let mut sides = Sides::read(files, &r.tree);
     // Objects in files nbgen did not write, that it does not render either: render leaves
-    // them, so they are no removal. (Known on disk only: REV's manifest is not read.)
+    // them, so they are no removal. (Known on disk only: REV's manifest is not read.) Such a
+    // file never holds its rendered text, so it is among the files read.
     let mut unowned = Vec::new();
     if against.is_none()
         && let Some(manifest) = read_manifest(&out)
     {
         let owned = crate::emit::ownership::entries(&manifest);
         let rendered: std::collections::BTreeSet<_> = r.tree.values().map(|f| &f.id).collect();
-        old.objects.retain(|id, found| {
+        sides.old.objects.retain(|id, found| {
             let keep = owned.contains_key(found.path.as_str()) || rendered.contains(id);
             if !keep {
                 unowned.push(crate::review::snapshot::Note::Unowned {
@@ -168,17 +181,17 @@ fn diff_one(
             keep
         });
     }
-    let new = Snapshot::read_reusing(
-        &r.tree
-            .iter()
-            .map(|(p, f)| (p.clone(), Some(f.text.clone())))
-            .collect(),
-        &old,
-    );
-    let mut d = diff::diff(&old, &new, &dir);
+    let mut d = diff::sides(&sides, &dir);
     d.notes.extend(unowned);
     d.notes.sort_by(|a, b| a.path().cmp(b.path()));
-    let risks = risk::assess(&old, &new, &r.env.gpu_pools);
+    let pools = &r.env.gpu_pools;
+    let mut same = risk::Same::default();
+    for part in sides.fold_same(&r.tree, &risk::SAME_KINDS, risk::same_keys, |s, id, v| {
+        risk::Same::add(s, id, &v, pools)
+    }) {
+        same.merge(part);
+    }
+    let risks = risk::assess_with(&sides.old, &sides.new, &same, &r.env.gpu_pools);
     let code = u8::from(!d.is_empty());
     let report = DiffReport {
         env: env.to_owned(),

@@ -2,7 +2,7 @@
 //! diffs. Objects are matched by identity, never by position or path. Pure: no I/O.
 
 use crate::object::ObjectId;
-use crate::review::snapshot::{Found, Note, Snapshot};
+use crate::review::snapshot::{Found, Note, Sides, Snapshot};
 use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
 use std::fmt::Write as _;
@@ -95,6 +95,14 @@ pub fn diff(old: &Snapshot, new: &Snapshot, dir: &str) -> Diff {
         }
     }
     out.objects.sort_by_cached_key(|o| o.id.file());
+    out
+}
+
+/// `diff` of two sides read with what is known equal set apart: the same result as comparing
+/// both whole snapshots, at the cost of what differs.
+pub fn sides(sides: &Sides, dir: &str) -> Diff {
+    let mut out = diff(&sides.old, &sides.new, dir);
+    out.unchanged += sides.same.len();
     out
 }
 
@@ -210,5 +218,99 @@ mod tests {
             d.objects[0].unified,
             "--- a/out/x/a/handmade.yaml\n+++ b/out/x/a/configmap-x.yaml\n"
         );
+    }
+
+    /// `Sides` (unchanged files set apart, unparsed) gives what comparing the whole snapshots
+    /// gives, risks included: a stray copy of an unchanged object, an edited file, a removed
+    /// and an added one, a link, and unchanged Services and workloads that count in totals.
+    #[test]
+    fn sides_give_what_whole_snapshots_give() {
+        use crate::emit::ownership::Listed;
+        use crate::emit::{File, Tree};
+        use crate::review::risk;
+        use crate::review::snapshot::identity;
+        let svc = |name: &str, port: u16| {
+            format!(
+                "kind: Service\nmetadata:\n  name: {name}\n  namespace: a\nspec:\n  ports:\n  - name: http\n    nodePort: {port}\n"
+            )
+        };
+        let sts = |name: &str, cpu: &str| {
+            format!(
+                "kind: StatefulSet\nmetadata:\n  labels:\n    nbgen.io/team: a\n  name: {name}\n  namespace: a\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n      - name: n\n        resources:\n          requests:\n            cpu: \"{cpu}\"\n            nvidia.com/gpu: \"1\"\n"
+            )
+        };
+        let rendered = [
+            ("a/service-s1.yaml", svc("s1", 30001)),
+            ("a/service-s2.yaml", svc("s2", 30002)),
+            ("a/statefulset-s1.yaml", sts("s1", "2")),
+            ("a/statefulset-s2.yaml", sts("s2", "4")),
+            ("a/configmap-same.yaml", cm("same", "1")),
+            ("a/configmap-edit.yaml", cm("edit", "2")),
+            ("a/configmap-new.yaml", cm("new", "1")),
+        ];
+        let on_disk = [
+            ("a/service-s1.yaml", Some(svc("s1", 30001))),
+            ("a/service-s2.yaml", Some(svc("s2", 30003))),
+            ("a/statefulset-s1.yaml", Some(sts("s1", "2"))),
+            ("a/statefulset-s2.yaml", Some(sts("s2", "2"))),
+            ("a/configmap-same.yaml", Some(cm("same", "1"))),
+            ("a/configmap-edit.yaml", Some(cm("edit", "1"))),
+            ("a/configmap-gone.yaml", Some(cm("gone", "1"))),
+            ("a/aa-copy.yaml", Some(cm("same", "1"))),
+            ("a/zz-copy.yaml", Some(svc("s1", 30002))),
+            ("a/link.yaml", None),
+        ];
+        let tree: Tree = rendered
+            .iter()
+            .map(|(p, t)| {
+                let v = serde_saphyr::from_str(t).unwrap();
+                (p.to_string(), File::new(identity(&v).unwrap(), t.clone()))
+            })
+            .collect();
+        let listed = on_disk
+            .iter()
+            .map(|(p, t)| {
+                let l = match t {
+                    None => Listed::Link,
+                    Some(t) if tree.get(*p).is_some_and(|f| f.text == *t) => Listed::AsRendered,
+                    Some(t) => Listed::Text(t.clone()),
+                };
+                (p.to_string(), l)
+            })
+            .collect();
+        let old = Snapshot::read(
+            &on_disk
+                .iter()
+                .map(|(p, t)| (p.to_string(), t.clone()))
+                .collect(),
+        );
+        let new = Snapshot::read(
+            &rendered
+                .iter()
+                .map(|(p, t)| (p.to_string(), Some(t.clone())))
+                .collect(),
+        );
+        let pools = std::collections::BTreeMap::new();
+        let whole = (diff(&old, &new, "out/x"), risk::assess(&old, &new, &pools));
+
+        let sides = Sides::read(listed, &tree);
+        let mut same = risk::Same::default();
+        for part in sides.fold_same(&tree, &risk::SAME_KINDS, risk::same_keys, |s, id, v| {
+            risk::Same::add(s, id, &v, &pools)
+        }) {
+            same.merge(part);
+        }
+        let apart = (
+            super::sides(&sides, "out/x"),
+            risk::assess_with(&sides.old, &sides.new, &same, &pools),
+        );
+        assert_eq!(format!("{:?}", apart.0), format!("{:?}", whole.0));
+        assert_eq!(format!("{:?}", apart.1), format!("{:?}", whole.1));
+        // s1's Service and StatefulSet, ConfigMap same: the stray copies of two of them lose to
+        // the files at nbgen's paths, and become notes on both ways.
+        assert_eq!(whole.0.unchanged, 3);
+        assert_eq!(sides.same.len(), 3);
+        assert_eq!(apart.0.notes.len(), 3, "two duplicates and a link");
+        assert!(!whole.1.node_ports.is_empty() && !whole.1.totals.teams.is_empty());
     }
 }

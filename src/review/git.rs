@@ -1,7 +1,11 @@
 //! Files as committed at a git revision, read without checking anything out, through the git
 //! command line (`rev-parse`, `ls-tree`, `cat-file --batch`: three processes, whatever the
-//! number of files). Read-only: it never runs a git command that writes, and never passes a
-//! user's revision where git could take it for an option.
+//! number of files). A file whose blob id (`ls-tree` lists it) is the id of the text nbgen
+//! renders for its path holds exactly that text, so it is not read at all: git's blob id is a
+//! hash of `blob <len>\0<content>` (SHA-1, or SHA-256 in a SHA-256 repository), computed
+//! here for the rendered text. Only the other files go through `cat-file`. Read-only: it
+//! never runs a git command that writes, and never passes a user's revision where git could
+//! take it for an option.
 //!
 //! Why the git CLI rather than a library: nbgen needs three read-only plumbing commands; git2
 //! builds libgit2 from C and gix adds well over a hundred crates to a tool that otherwise needs
@@ -9,7 +13,10 @@
 //! understands everything a repository may use (worktrees, alternates, partial clones,
 //! SHA-256 object format, `safe.directory`).
 
-use crate::emit::ownership::is_manifest_name;
+use crate::emit::Tree;
+use crate::emit::ownership::{Listed, is_manifest_name};
+use crate::parallel;
+use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::path::Path;
@@ -30,13 +37,16 @@ pub enum GitError {
 }
 
 /// Every manifest-like file (`.yaml`, `.yml`, `.json`) under `dir` (relative to `root`, e.g.
-/// `out/prod`) as committed at `rev`, by path relative to `dir`; `None` for a symbolic link.
-/// A revision where `dir` does not exist gives an empty map.
-pub fn files_at(
+/// `out/prod`) as committed at `rev`, by path relative to `dir`, compared with `tree` by blob
+/// id: a file committed with exactly the text rendered for its path is `AsRendered` and never
+/// read; the others are `Text` (decoded lossily), symbolic links `Link`. A revision where `dir`
+/// does not exist gives an empty map.
+pub fn files_against(
     root: &Path,
     rev: &str,
     dir: &str,
-) -> Result<BTreeMap<String, Option<String>>, GitError> {
+    tree: &Tree,
+) -> Result<BTreeMap<String, Listed>, GitError> {
     let commit = resolve(root, rev)?;
     let prefix = format!("{}/", dir.trim_end_matches('/'));
     // Paths are relative to `root` (git's working directory here), even inside a subdirectory
@@ -60,27 +70,130 @@ pub fn files_at(
         let (mode, kind, oid) = (fields.next(), fields.next(), fields.next());
         match (mode, kind, oid) {
             (Some("120000"), _, _) => {
-                out.insert(rel.to_owned(), None);
+                out.insert(rel.to_owned(), Listed::Link);
             }
             (_, Some("blob"), Some(oid)) => blobs.push((rel.to_owned(), oid.to_owned())),
             _ => {} // submodules
         }
     }
-    if blobs.is_empty() {
+    // The blob ids of the rendered texts at the listed paths, on every core.
+    let same = parallel::map(&blobs, |(rel, oid)| {
+        tree.get(rel)
+            .is_some_and(|f| blob_id(f.text.as_bytes(), oid.len()).as_deref() == Some(oid))
+    });
+    let mut read = Vec::new();
+    for ((rel, oid), same) in blobs.into_iter().zip(same) {
+        if same {
+            out.insert(rel, Listed::AsRendered);
+        } else {
+            read.push((rel, oid));
+        }
+    }
+    if read.is_empty() {
         return Ok(out);
     }
-    let request: String = blobs.iter().map(|(_, oid)| format!("{oid}\n")).collect();
+    let request: String = read.iter().map(|(_, oid)| format!("{oid}\n")).collect();
     let batch = run(root, &["cat-file", "--batch"], Some(request.into_bytes()))?;
     let mut rest = batch.as_slice();
-    for (rel, oid) in blobs {
+    for (rel, oid) in read {
         let (text, tail) = batch_entry(rest).ok_or_else(|| GitError::Failed {
             command: "cat-file --batch".to_owned(),
             detail: format!("unexpected output for {oid}"),
         })?;
-        out.insert(rel, Some(String::from_utf8_lossy(text).into_owned()));
+        out.insert(
+            rel,
+            Listed::Text(String::from_utf8_lossy(text).into_owned()),
+        );
         rest = tail;
     }
     Ok(out)
+}
+
+/// Git's id of a blob holding `content`, in lower-case hex, for an object format known by the
+/// length of its ids (40: SHA-1, 64: SHA-256); `None` for any other length.
+fn blob_id(content: &[u8], hex_len: usize) -> Option<String> {
+    let header = format!("blob {}\0", content.len());
+    let bytes: Vec<u8> = match hex_len {
+        40 => sha1(&[header.as_bytes(), content]).to_vec(),
+        64 => {
+            let mut h = Sha256::new();
+            h.update(header.as_bytes());
+            h.update(content);
+            h.finalize().to_vec()
+        }
+        _ => return None,
+    };
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// SHA-1 of the concatenation of `parts` (FIPS 180-4). Git names objects with it; here it only
+/// recognises a blob git already holds, never to trust content from elsewhere. Written out
+/// because no crate in the tree has it and it is forty lines.
+fn sha1(parts: &[&[u8]]) -> [u8; 20] {
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xEFCD_AB89,
+        0x98BA_DCFE,
+        0x1032_5476,
+        0xC3D2_E1F0,
+    ];
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut block = [0u8; 64];
+    let mut filled = 0;
+    let mut compress = |block: &[u8; 64]| {
+        let mut w = [0u32; 80];
+        for (i, word) in block.chunks_exact(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i {
+                0..20 => ((b & c) | (!b & d), 0x5A82_7999),
+                20..40 => (b ^ c ^ d, 0x6ED9_EBA1),
+                40..60 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
+                _ => (b ^ c ^ d, 0xCA62_C1D6),
+            };
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wi);
+            (e, d, c, b, a) = (d, c, b.rotate_left(30), a, t);
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    };
+    let bit_len = (len as u64).wrapping_mul(8).to_be_bytes();
+    let padding = [0x80u8];
+    let zeros = [0u8; 64];
+    let pad_zeros = (119 - len % 64) % 64;
+    for part in parts
+        .iter()
+        .copied()
+        .chain([&padding[..], &zeros[..pad_zeros], &bit_len[..]])
+    {
+        let mut part = part;
+        while !part.is_empty() {
+            let take = (64 - filled).min(part.len());
+            block[filled..filled + take].copy_from_slice(&part[..take]);
+            filled += take;
+            part = &part[take..];
+            if filled == 64 {
+                compress(&block);
+                filled = 0;
+            }
+        }
+    }
+    let mut out = [0u8; 20];
+    for (chunk, word) in out.chunks_exact_mut(4).zip(h) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    out
 }
 
 /// The commit a revision names; refuses anything git could read as an option.
@@ -211,5 +324,89 @@ mod tests {
         let (second, rest) = batch_entry(rest).unwrap();
         assert_eq!(second, b"");
         assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn blob_ids_are_gits() {
+        // `printf 'hello\n' | git hash-object --stdin`, and with --object-format=sha256.
+        assert_eq!(
+            blob_id(b"hello\n", 40).unwrap(),
+            "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
+        assert_eq!(
+            blob_id(b"", 40).unwrap(),
+            "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+        );
+        assert_eq!(
+            blob_id(b"hello\n", 64).unwrap(),
+            "2cf8d83d9ee29543b34a87727421fdecb7e3f3a183d337639025de576db9ebb4"
+        );
+        assert_eq!(blob_id(b"x", 12), None);
+        // Every padding length: lengths around one and two blocks against a reference.
+        for n in 0..200 {
+            let text = vec![b'a'; n];
+            let want = reference_sha1(&text);
+            assert_eq!(sha1(&[&text]), want, "length {n}");
+            let (a, b) = text.split_at(n / 3);
+            assert_eq!(sha1(&[a, b]), want, "length {n}, split");
+        }
+    }
+
+    /// A second, plain SHA-1 (padding built up front) to check the streaming one against.
+    fn reference_sha1(data: &[u8]) -> [u8; 20] {
+        let mut m = data.to_vec();
+        m.push(0x80);
+        while m.len() % 64 != 56 {
+            m.push(0);
+        }
+        m.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+        let mut h: [u32; 5] = [
+            0x6745_2301,
+            0xEFCD_AB89,
+            0x98BA_DCFE,
+            0x1032_5476,
+            0xC3D2_E1F0,
+        ];
+        for block in m.chunks(64) {
+            let mut w: Vec<u32> = block
+                .chunks(4)
+                .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            for i in 16..80 {
+                let x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16];
+                w.push(x.rotate_left(1));
+            }
+            let (mut a, mut b, mut c, mut d, mut e) = (h[0], h[1], h[2], h[3], h[4]);
+            for (i, wi) in w.iter().enumerate() {
+                let (f, k) = if i < 20 {
+                    ((b & c) | (!b & d), 0x5A82_7999u32)
+                } else if i < 40 {
+                    (b ^ c ^ d, 0x6ED9_EBA1)
+                } else if i < 60 {
+                    ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC)
+                } else {
+                    (b ^ c ^ d, 0xCA62_C1D6)
+                };
+                let t = a
+                    .rotate_left(5)
+                    .wrapping_add(f)
+                    .wrapping_add(e)
+                    .wrapping_add(k)
+                    .wrapping_add(*wi);
+                e = d;
+                d = c;
+                c = b.rotate_left(30);
+                b = a;
+                a = t;
+            }
+            for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+                *x = x.wrapping_add(y);
+            }
+        }
+        let mut out = [0u8; 20];
+        for (chunk, word) in out.chunks_exact_mut(4).zip(h) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+        out
     }
 }

@@ -3,6 +3,7 @@
 //! `graph`. Only `git` runs a process (read-only); the commands that gather the files are
 //! `project::review`'s, and `report` presents the results.
 
+pub mod block;
 pub mod check;
 pub mod diff;
 pub mod git;

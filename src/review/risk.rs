@@ -4,9 +4,10 @@
 //! the old and new objects themselves (parsed YAML), never from the spec, so it also sees
 //! hand-made objects. Pure: no I/O.
 
-use crate::model::names::SYNC_OPTIONS;
+use crate::model::names::{SYNC_OPTIONS, TEAM};
 use crate::model::{GpuPool, Quantity};
 use crate::object::ObjectId;
+use crate::review::block::Keep;
 use crate::review::diff::Change;
 use crate::review::snapshot::Snapshot;
 use serde::Serialize;
@@ -247,7 +248,67 @@ pub struct PoolTotal {
 
 /// Compute the risks of going from `old` to `new`. `pools` (the new spec's GPU pools) name the
 /// pools workloads draw on; a workload matching none is grouped by its GPU resource.
+#[cfg(test)]
 pub fn assess(old: &Snapshot, new: &Snapshot, pools: &BTreeMap<String, GpuPool>) -> Risks {
+    assess_with(old, new, &Same::default(), pools)
+}
+
+/// The kinds of an unchanged object that `assess_with` needs to see: Services (the NodePorts
+/// they hold) and workloads (the resources they ask for).
+pub const SAME_KINDS: [&str; 8] = [
+    "Service",
+    "Pod",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+];
+
+/// What `assess_with` reads of an unchanged object (`block::Filter`): its team label, replicas and
+/// parallelism, each container's resources, the node selector, each Service port.
+pub fn same_keys(key: &str) -> Keep {
+    match key {
+        "metadata" | "labels" | "spec" | "template" | "jobTemplate" | "containers" => Keep::Walk,
+        TEAM | "replicas" | "parallelism" | "nodeSelector" | "resources" | "ports" => Keep::Whole,
+        _ => Keep::Drop,
+    }
+}
+
+/// What the unchanged objects (the same on both sides) add to a review: the NodePorts their
+/// Services hold and the resources their workloads ask for. Gathered object by object
+/// (`add`), in parts that `merge`, so no object is kept.
+#[derive(Clone, Debug, Default)]
+pub struct Same {
+    ports: BTreeMap<(ObjectId, String), i64>,
+    sums: Sums,
+}
+
+impl Same {
+    /// Count one unchanged object (of the `SAME_KINDS`; others add nothing), read with at
+    /// least the keys `same_keys` keeps.
+    pub fn add(&mut self, id: &ObjectId, value: &Value, pools: &BTreeMap<String, GpuPool>) {
+        service_ports(id, value, &mut self.ports);
+        add_workload(&mut self.sums, id, value, pools);
+    }
+
+    pub fn merge(&mut self, other: Same) {
+        self.ports.extend(other.ports);
+        self.sums.merge(other.sums);
+    }
+}
+
+/// `assess` with the objects that are the same on both sides kept apart: `old` and `new` hold
+/// the others, `same` what the unchanged ones add, which count in the NodePorts taken and in
+/// the totals on both sides but cannot be a risk themselves. Gives what `assess` gives for the
+/// whole sides.
+pub fn assess_with(
+    old: &Snapshot,
+    new: &Snapshot,
+    same: &Same,
+    pools: &BTreeMap<String, GpuPool>,
+) -> Risks {
     let mut risks = Risks::default();
     let ids: BTreeSet<&ObjectId> = old.objects.keys().chain(new.objects.keys()).collect();
     for id in ids {
@@ -283,8 +344,8 @@ pub fn assess(old: &Snapshot, new: &Snapshot, pools: &BTreeMap<String, GpuPool>)
     }
     // Who gains or loses access matters most to a reviewer: subjects first.
     risks.rbac.sort_by_key(|c| c.what);
-    risks.node_ports = node_ports(old, new);
-    risks.totals = totals(old, new, pools);
+    risks.node_ports = node_ports(old, new, same);
+    risks.totals = totals(old, new, same, pools);
     risks
 }
 
@@ -560,26 +621,31 @@ fn subject_text(s: &Value) -> String {
 
 // ---- NodePorts ----------------------------------------------------------------------------
 
-fn node_ports(old: &Snapshot, new: &Snapshot) -> Vec<NodePortMove> {
+/// The NodePorts a Service holds, by (Service, port name).
+fn service_ports(id: &ObjectId, value: &Value, out: &mut BTreeMap<(ObjectId, String), i64>) {
+    if id.kind != "Service" {
+        return;
+    }
+    let list = value.pointer("/spec/ports").and_then(Value::as_array);
+    for p in list.into_iter().flatten() {
+        let Some(node_port) = p.get("nodePort").and_then(Value::as_i64) else {
+            continue;
+        };
+        let name = p
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| p.get("port").map(Value::to_string))
+            .unwrap_or_default();
+        out.insert((id.clone(), name), node_port);
+    }
+}
+
+fn node_ports(old: &Snapshot, new: &Snapshot, same: &Same) -> Vec<NodePortMove> {
     let ports = |snap: &Snapshot| -> BTreeMap<(ObjectId, String), i64> {
-        let mut out = BTreeMap::new();
+        let mut out = same.ports.clone();
         for (id, f) in &snap.objects {
-            if id.kind != "Service" {
-                continue;
-            }
-            let list = f.value.pointer("/spec/ports").and_then(Value::as_array);
-            for p in list.into_iter().flatten() {
-                let Some(node_port) = p.get("nodePort").and_then(Value::as_i64) else {
-                    continue;
-                };
-                let name = p
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .or_else(|| p.get("port").map(Value::to_string))
-                    .unwrap_or_default();
-                out.insert((id.clone(), name), node_port);
-            }
+            service_ports(id, &f.value, &mut out);
         }
         out
     };
@@ -718,29 +784,50 @@ fn starts(id: &ObjectId, old: &Value, new: &Value, out: &mut Vec<StartChange>) {
 
 // ---- totals -------------------------------------------------------------------------------
 
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 struct Sums {
     teams: BTreeMap<String, Resources>,
     /// (pool name, resource) → GPUs
     pools: BTreeMap<(String, String), i64>,
 }
 
-fn sums(snap: &Snapshot, pools: &BTreeMap<String, GpuPool>) -> Sums {
-    let mut s = Sums::default();
+impl Sums {
+    fn merge(&mut self, other: Sums) {
+        for (team, r) in other.teams {
+            let t = self.teams.entry(team).or_default();
+            t.cpu_millicores += r.cpu_millicores;
+            t.memory_bytes += r.memory_bytes;
+            t.gpus += r.gpus;
+        }
+        for (pool, n) in other.pools {
+            *self.pools.entry(pool).or_default() += n;
+        }
+    }
+}
+
+fn sums(snap: &Snapshot, same: &Same, pools: &BTreeMap<String, GpuPool>) -> Sums {
+    let mut s = same.sums.clone();
     for (id, f) in &snap.objects {
-        let Some(spec) = pod_spec(&id.kind, &f.value) else {
-            continue;
+        add_workload(&mut s, id, &f.value, pools);
+    }
+    s
+}
+
+/// Add a workload's requests to its team and its GPU pools; any other object adds nothing.
+fn add_workload(s: &mut Sums, id: &ObjectId, value: &Value, pools: &BTreeMap<String, GpuPool>) {
+    {
+        let Some(spec) = pod_spec(&id.kind, value) else {
+            return;
         };
         // Pods at once; jobs count as if always running, as nbgen's own quota checks do.
-        let count = |ptr: &str| f.value.pointer(ptr).and_then(Value::as_i64).unwrap_or(1);
+        let count = |ptr: &str| value.pointer(ptr).and_then(Value::as_i64).unwrap_or(1);
         let replicas = match id.kind.as_str() {
             "Deployment" | "StatefulSet" | "ReplicaSet" => count("/spec/replicas"),
             "Job" => count("/spec/parallelism"),
             "CronJob" => count("/spec/jobTemplate/spec/parallelism"),
             _ => 1,
         };
-        let team = f
-            .value
+        let team = value
             .pointer("/metadata/labels/nbgen.io~1team")
             .and_then(Value::as_str)
             .map(str::to_owned)
@@ -800,11 +887,15 @@ fn sums(snap: &Snapshot, pools: &BTreeMap<String, GpuPool>) -> Sums {
         t.memory_bytes += r.memory_bytes * replicas;
         t.gpus += r.gpus * replicas;
     }
-    s
 }
 
-fn totals(old: &Snapshot, new: &Snapshot, pools: &BTreeMap<String, GpuPool>) -> Totals {
-    let (o, n) = (sums(old, pools), sums(new, pools));
+fn totals(
+    old: &Snapshot,
+    new: &Snapshot,
+    same: &Same,
+    pools: &BTreeMap<String, GpuPool>,
+) -> Totals {
+    let (o, n) = (sums(old, same, pools), sums(new, same, pools));
     let teams: BTreeSet<&String> = o.teams.keys().chain(n.teams.keys()).collect();
     let keys: BTreeSet<&(String, String)> = o.pools.keys().chain(n.pools.keys()).collect();
     Totals {

@@ -1,10 +1,19 @@
 //! Manifest files read back as Kubernetes objects, matched by identity (kind, namespace, name)
 //! rather than by path, so a renamed or hand-made file is still recognised. Pure: it is handed
 //! the files' texts (from `out/<env>/` on disk or from a git revision) and never reads anything.
+//!
+//! `Sides` is what `diff` compares at any scale: a file known to hold exactly its rendered text
+//! (`Listed::AsRendered`, found by the reader without keeping the text) is never parsed; its
+//! object is the rendered one, the same on both sides. Only the other files, and the rendered
+//! files they differ from, become objects, so the work follows what changed.
 
+use crate::emit::Tree;
+use crate::emit::ownership::Listed;
 use crate::object::ObjectId;
+use crate::parallel;
+use crate::review::block;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One object found in a file.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,45 +99,50 @@ impl Snapshot {
                 snap.insert((*id).clone(), (*found).clone());
                 continue;
             }
-            let docs = match documents(path, text) {
-                Ok(docs) => docs,
-                Err(reason) => {
-                    snap.notes.push(Note::Unidentified {
-                        path: path.clone(),
-                        reason,
-                    });
-                    continue;
-                }
-            };
-            let single = docs.len() == 1;
-            if docs.is_empty() {
-                snap.notes.push(Note::Unidentified {
-                    path: path.clone(),
-                    reason: "holds no object".to_owned(),
-                });
-            }
-            for value in docs {
-                let Some(id) = identity(&value) else {
-                    snap.notes.push(Note::Unidentified {
-                        path: path.clone(),
-                        reason: "has no `kind` and `metadata.name`".to_owned(),
-                    });
-                    continue;
-                };
-                let text = if single {
-                    text.clone()
-                } else {
-                    serde_saphyr::to_string(&value).unwrap_or_default()
-                };
-                let found = Found {
-                    path: path.clone(),
-                    text,
-                    value,
-                };
-                snap.insert(id, found);
-            }
+            snap.add(path, text, documents(path, text));
         }
         snap
+    }
+
+    /// Add the objects of one file, given its documents as `documents` parsed them.
+    fn add(&mut self, path: &str, text: &str, docs: Result<Vec<Value>, String>) {
+        let docs = match docs {
+            Ok(docs) => docs,
+            Err(reason) => {
+                self.notes.push(Note::Unidentified {
+                    path: path.to_owned(),
+                    reason,
+                });
+                return;
+            }
+        };
+        let single = docs.len() == 1;
+        if docs.is_empty() {
+            self.notes.push(Note::Unidentified {
+                path: path.to_owned(),
+                reason: "holds no object".to_owned(),
+            });
+        }
+        for value in docs {
+            let Some(id) = identity(&value) else {
+                self.notes.push(Note::Unidentified {
+                    path: path.to_owned(),
+                    reason: "has no `kind` and `metadata.name`".to_owned(),
+                });
+                continue;
+            };
+            let text = if single {
+                text.to_owned()
+            } else {
+                serde_saphyr::to_string(&value).unwrap_or_default()
+            };
+            let found = Found {
+                path: path.to_owned(),
+                text,
+                value,
+            };
+            self.insert(id, found);
+        }
     }
 
     fn insert(&mut self, id: ObjectId, found: Found) {
@@ -150,6 +164,133 @@ impl Snapshot {
                 self.objects.insert(id, keep);
             }
         }
+    }
+}
+
+/// The two sides of a diff with what is known to be equal set apart: `old` and `new` hold only
+/// the objects that may differ, each parsed once; `same` the objects whose file holds exactly
+/// the text rendered for its path.
+#[derive(Clone, Debug, Default)]
+pub struct Sides {
+    /// What is there (on disk or at a revision), minus the objects in `same`; its notes are
+    /// about every file.
+    pub old: Snapshot,
+    /// What nbgen renders, minus the objects in `same`.
+    pub new: Snapshot,
+    /// The files of the objects unchanged (relative to `out/<env>/`): each holds exactly the
+    /// text nbgen renders for its path, and its object, on either side, is the rendered one.
+    pub same: BTreeSet<String>,
+}
+
+impl Sides {
+    /// Compare `files` (what is there, as `OutDir::manifests_against` or `git::files_against`
+    /// lists it against `tree`) with `tree`. Parses only the files that are not as rendered and
+    /// the rendered files no unchanged file accounts for, on every core. The result is what
+    /// `Snapshot::read` of both whole sides gives, with the unchanged objects moved to `same`.
+    pub fn read(files: BTreeMap<String, Listed>, tree: &Tree) -> Sides {
+        let texts: Vec<(&String, &String)> = files
+            .iter()
+            .filter_map(|(p, l)| match l {
+                Listed::Text(t) => Some((p, t)),
+                _ => None,
+            })
+            .collect();
+        let parsed = parallel::map(&texts, |(p, t)| documents(p, t));
+        drop(texts);
+        // A file as rendered can only lose its object to another file defining the same one.
+        let contested: BTreeSet<ObjectId> = parsed
+            .iter()
+            .flatten()
+            .flat_map(|docs| docs.iter().filter_map(identity))
+            .collect();
+        let mut parsed = parsed.into_iter();
+        let mut old = Snapshot::default();
+        let mut same = BTreeSet::new();
+        // Same order as `Snapshot::read` (by path), so duplicates are settled the same way; a
+        // contested file as rendered stands for the rendered object until the end, unparsed.
+        let mut as_rendered = BTreeSet::new();
+        for (path, listed) in files {
+            match listed {
+                Listed::Link => old.notes.push(Note::Link { path }),
+                Listed::AsRendered => {
+                    let id = &tree
+                        .get(&path)
+                        .expect("a file as rendered has a rendered file")
+                        .id;
+                    if !contested.contains(id) {
+                        same.insert(path);
+                        continue;
+                    }
+                    as_rendered.insert(path.clone());
+                    let found = Found {
+                        path: path.clone(),
+                        text: String::new(),
+                        value: Value::Null,
+                    };
+                    old.insert(id.clone(), found);
+                }
+                Listed::Text(text) => {
+                    let docs = parsed.next().expect("one parse per text");
+                    old.add(&path, &text, docs);
+                }
+            }
+        }
+        old.objects.retain(|_, f| {
+            let keep = !as_rendered.contains(f.path.as_str());
+            if !keep {
+                same.insert(f.path.clone());
+            }
+            keep
+        });
+        let rendered: Vec<(&String, &String)> = tree
+            .iter()
+            .filter(|(p, _)| !same.contains(p.as_str()))
+            .map(|(p, f)| (p, &f.text))
+            .collect();
+        let parsed = parallel::map(&rendered, |(p, t)| documents(p, t));
+        let mut new = Snapshot::default();
+        for ((path, text), docs) in rendered.into_iter().zip(parsed) {
+            new.add(path, text, docs);
+        }
+        Sides { old, new, same }
+    }
+
+    /// Fold the unchanged objects of the given kinds, read from their rendered text keeping
+    /// only the keys `keep` asks for, into one `T` per part of the work (on every core): what a
+    /// comparison needs of objects that did not change (totals, NodePorts taken), with no
+    /// object kept, so that it holds little whatever their number.
+    pub fn fold_same<T: Send + Default>(
+        &self,
+        tree: &Tree,
+        kinds: &[&str],
+        keep: block::Filter,
+        add: impl Fn(&mut T, &ObjectId, Value) + Sync,
+    ) -> Vec<T> {
+        let wanted: Vec<(&ObjectId, &String)> = self
+            .same
+            .iter()
+            .map(|path| (&tree[path.as_str()].id, path))
+            .filter(|(id, _)| kinds.contains(&id.kind.as_str()))
+            .collect();
+        let parts: Vec<&[(&ObjectId, &String)]> = wanted.chunks(256).collect();
+        parallel::map(&parts, |part| {
+            let mut acc = T::default();
+            for (id, path) in *part {
+                // The text is nbgen's own: read by its known layout, in full only if that fails.
+                let text = &tree[path.as_str()].text;
+                let value = match block::read_only(text, keep) {
+                    Some(value) if !path.ends_with(".json") => Some(value),
+                    _ => match documents(path, text) {
+                        Ok(mut docs) if docs.len() == 1 => Some(block::prune(docs.remove(0), keep)),
+                        _ => None,
+                    },
+                };
+                if let Some(value) = value {
+                    add(&mut acc, id, value);
+                }
+            }
+            acc
+        })
     }
 }
 
