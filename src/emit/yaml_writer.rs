@@ -413,10 +413,7 @@ impl Map<'_> {
             return Err(Unsupported);
         }
         if self.count == 0 {
-            self.out.push_str(match self.pos {
-                Pos::Value(_) => " {}\n",
-                Pos::Top | Pos::Item(_) => "{}\n",
-            });
+            empty(self.out, self.pos, "{}");
         }
         Ok(())
     }
@@ -478,10 +475,7 @@ impl Seq<'_> {
 
     fn finish(self) -> Result<(), Unsupported> {
         if self.count == 0 {
-            self.out.push_str(match self.pos {
-                Pos::Value(_) => " []\n",
-                Pos::Top | Pos::Item(_) => "[]\n",
-            });
+            empty(self.out, self.pos, "[]");
         }
         Ok(())
     }
@@ -583,6 +577,16 @@ impl ser::Serializer for Key<'_, '_> {
         serialize_struct(&'static str, usize) -> Self::SerializeStruct;
         serialize_struct_variant(&'static str, u32, &'static str, usize) -> Self::SerializeStructVariant;
     }
+}
+
+/// An empty map or list, written in flow style (`{}`, `[]`) where its block would start: after
+/// the key's colon, or as a document or list item of its own.
+fn empty(out: &mut String, pos: Pos, marker: &str) {
+    if matches!(pos, Pos::Value(_)) {
+        out.push(' ');
+    }
+    out.push_str(marker);
+    out.push('\n');
 }
 
 #[cfg(test)]
