@@ -380,6 +380,12 @@ def check_access(c, spec, rep, args):
         rep.fail("access-cases", f"contradictory expectations for {a.subject.label()} {a.what()}: "
                                  f"{a.expect} ({a.section}) vs {b.expect} ({b.section})")
     print(f"    {len(cases)} access cases for {len(subjects)} subjects", flush=True)
+    review_cases(c, cases, rep)
+
+
+def review_cases(c, cases, rep):
+    """Ask the API server each case's SubjectAccessReview; report every wrong answer, then the
+    failures counted by case section."""
     tally = collections.Counter()
     for case in cases:
         got, reason = access.review(c, case)
@@ -399,19 +405,7 @@ def check_access_targets(c, spec, sp, rep, args):
     cases, subjects = targets.build_cases(spec, sp, args.target_cases, access.Subject, access.Case,
                                           access.expand, access.ALLOWED, access.DENIED, access.outsider)
     print(f"    {len(cases)} access cases ({os.path.basename(args.target_cases)}) for {len(subjects)} subjects", flush=True)
-    tally = collections.Counter()
-    for case in cases:
-        got, reason = access.review(c, case)
-        if got == case.expect:
-            rep.ok("access")
-        else:
-            tally[(case.section, case.expect)] += 1
-            rep.fail("access", f"{case.subject.label()}: {case.what()}: expected {case.expect}, got {got}"
-                               f"  [{case.section}]" + (f"  ({reason})" if reason else ""))
-    if tally:
-        print(f"    access failures by case section:")
-        for (sec, exp), n in sorted(tally.items()):
-            print(f"      {n:5d}  expected {exp:7s}  {sec}")
+    review_cases(c, cases, rep)
 
 
 # --- main ---------------------------------------------------------------------------------------

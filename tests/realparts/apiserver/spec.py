@@ -54,7 +54,9 @@ def load_env(env_dir, name, _seen=()):
 
 
 def slug(email):
-    return re.sub(r"[^a-z0-9-]", "-", email.split("@", 1)[0].lower())
+    """nbgen's documented member slug (README, teams.perMember): the e-mail's part before `@`,
+    lower-cased, each run of characters outside [a-z0-9] one `-`, trimmed."""
+    return re.sub(r"[^a-z0-9]+", "-", email.split("@", 1)[0].lower()).strip("-")
 
 
 @dataclass

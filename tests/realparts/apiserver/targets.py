@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import yaml
 
 import fixtures
+from spec import slug
 
 KF_GROUP = "kubeflow.org"
 ODH_DASHBOARD_LABEL = "opendatahub.io/dashboard"
@@ -39,10 +40,6 @@ PLATFORM_ROLES = {
 # admission-webhook-roles.yaml also holds the webhook's own ClusterRole `cluster-role` (its
 # kustomization prefixes it); it is no user role and is left out.
 SKIP_ROLES = {"cluster-role"}
-
-
-def kf_slug(email):
-    return re.sub(r"[^a-z0-9]+", "-", email.split("@", 1)[0].lower()).strip("-")
 
 
 def kfam_binding_name(user, role):
@@ -94,7 +91,7 @@ def spaces(spec):
         roles = list(t.get("roles") or [])
         if t.get("perMember"):
             for m in members:
-                out.append(Space(f"{prefix}{tname}-{kf_slug(m)}", tname, [m], [], True, roles))
+                out.append(Space(f"{prefix}{tname}-{slug(m)}", tname, [m], [], True, roles))
         else:
             out.append(Space(prefix + tname, tname, members, groups, False, roles))
     return out
@@ -230,7 +227,7 @@ def check_model(m, spec, objects, rep):
         want = sorted(s.roles)
         # a server is a Notebook named after its role, or <role>-<slug> as the plain target names it
         for role in want:
-            cands = [role] + ([f"{role}-{kf_slug(s.members[0])}"] if s.per_member and s.members else [])
+            cands = [role] + ([f"{role}-{slug(s.members[0])}"] if s.per_member and s.members else [])
             if any(c in s.notebooks for c in cands):
                 rep.ok("model")
             else:
