@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! spec text(s) ─ input ─▶ Merged ─ validate (schema, spec, rules) ─▶ model::Env
-//!   ─ expand::Target, team by team ─▶ objects ─ emit ─▶ files of the team   (every core)
+//!   ─ expand (per cluster.target), team by team ─▶ objects ─ emit ─▶ files of the team   (every core)
 //!   ─ expand: templates, environment-wide objects, Argo CD ─▶ objects ─ emit ─▶ Tree
 //! ```
 //!
@@ -13,7 +13,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::emit::{self, Tree};
 use crate::expand::extras::Templates;
-use crate::expand::{self, Target, argocd};
+use crate::expand::{self, argocd};
 use crate::input::layer::{self, Layer, Merged};
 use crate::input::yaml::Positions;
 use crate::model::{Env, Team};
@@ -30,9 +30,6 @@ pub struct Render {
     pub tree: Tree,
     pub warnings: Vec<Diagnostic>,
 }
-
-/// The target every environment is expanded for today.
-const TARGET: Target = Target::Kubernetes;
 
 /// The whole pipeline for a spec in one file that extends none and uses no templates: spec text
 /// (and the NodePorts already handed out) → files.
@@ -72,7 +69,7 @@ fn input(src: &SourceFile, env_name: &str) -> Result<Merged, Vec<Diagnostic>> {
 
 /// One team's objects for the target, with their sync waves when Argo CD deploys them.
 fn team_objects(env: &Env, team: &Team) -> Vec<Object> {
-    let mut objects = TARGET.team_objects(env, team);
+    let mut objects = expand::team_objects(env, team);
     if env.argocd.is_some() {
         objects.iter_mut().for_each(argocd::annotate_wave);
     }
@@ -90,7 +87,7 @@ fn environment_objects(
 ) -> Result<Vec<Object>, Vec<Diagnostic>> {
     let mut objects =
         expand::extras::render(env, templates, positions, |file| tree.contains_key(file))?;
-    objects.extend(TARGET.environment_objects(env));
+    objects.extend(expand::environment_objects(env));
     if let Some(argo) = &env.argocd {
         objects.iter_mut().for_each(argocd::annotate_wave);
         let own = argocd::objects(env, argo, &objects);

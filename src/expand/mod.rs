@@ -1,4 +1,4 @@
-//! `model::Env` → objects, per target (`Target`; `kubernetes/` today), plus what every target
+//! `model::Env` → objects, per target (`model::Target`; `kubernetes/` today), plus what every target
 //! adds: user templates (`extras`) and Argo CD's objects and sync waves (`argocd`). Pure: no I/O,
 //! no clock; objects are built with typed structs (k8s-openapi), never text.
 //!
@@ -13,34 +13,29 @@ mod pod;
 use crate::model::names::{
     COMPONENT, KEEP_DATA, MANAGED_BY, NBGEN, PART_OF, ROLE, SERVER, SYNC_OPTIONS, TEAM,
 };
-use crate::model::{Env, Server, Team};
+use crate::model::{Env, Server, Target, Team};
 use crate::object::Object;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
-/// What an environment is expanded for. One target today, plain Kubernetes (`kubernetes/`); a
-/// Kubeflow or OpenShift target is a variant here and a folder beside `kubernetes/`, built from
-/// what targets share: the pod pieces (`pod.rs`), the start conventions (`model::start`), the
-/// names and label keys (`model::names`) and the metadata helpers below.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Target {
-    Kubernetes,
+/// The objects of one team, for the environment's target (`model::Target`). Every object nbgen
+/// renders itself but the environment-wide ones belongs to exactly one team, so these, team by
+/// team, are the environment. A target is a folder beside `kubernetes/`, built from what targets
+/// share: the pod pieces (`pod.rs`), the start conventions (`model::start`), the names and label
+/// keys (`model::names`) and the metadata helpers below.
+pub fn team_objects(env: &Env, team: &Team) -> Vec<Object> {
+    match env.target {
+        Target::Kubernetes => kubernetes::team_objects(env, team),
+        // Refused by validate until their folders land.
+        Target::Kubeflow | Target::OpenShift | Target::OpenDataHub => Vec::new(),
+    }
 }
 
-impl Target {
-    /// The objects of one team. Every object nbgen renders itself but the environment-wide ones
-    /// belongs to exactly one team, so these, team by team, are the environment.
-    pub fn team_objects(self, env: &Env, team: &Team) -> Vec<Object> {
-        match self {
-            Target::Kubernetes => kubernetes::team_objects(env, team),
-        }
-    }
-
-    /// The objects of no one team (the admission policy).
-    pub fn environment_objects(self, env: &Env) -> Vec<Object> {
-        match self {
-            Target::Kubernetes => kubernetes::admission::objects(env),
-        }
+/// The objects of no one team (the admission policy).
+pub fn environment_objects(env: &Env) -> Vec<Object> {
+    match env.target {
+        Target::Kubernetes => kubernetes::admission::objects(env),
+        Target::Kubeflow | Target::OpenShift | Target::OpenDataHub => Vec::new(),
     }
 }
 

@@ -65,6 +65,8 @@ pub struct Env {
     pub cluster_name: Option<String>,
     /// `"1.33"`.
     pub kubernetes_version: String,
+    /// The platform the environment is rendered for (`cluster.target`).
+    pub target: Target,
     pub node_ports: (u16, u16),
     pub storage_class: Option<String>,
     pub gpu_pools: BTreeMap<String, GpuPool>,
@@ -80,6 +82,33 @@ pub struct Env {
     pub extras: Vec<Extra>,
     /// Who may reach the notebooks and what they may reach (docs/security.md).
     pub network: Network,
+}
+
+/// The platform an environment is rendered for (`cluster.target`): which objects express its
+/// teams, servers and access. Each has a folder under `expand/`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Target {
+    /// Plain Kubernetes: Namespaces, StatefulSets, NodePort Services, RBAC (the default).
+    #[default]
+    Kubernetes,
+    /// Kubeflow 1.10: Profiles, contributors and Notebooks (docs/kubeflow.md).
+    Kubeflow,
+    /// OpenShift 4: the restricted-v2/v3 SCCs, Routes (docs/openshift.md).
+    OpenShift,
+    /// Open Data Hub / OpenShift AI: data science projects and workbenches (docs/openshift.md).
+    OpenDataHub,
+}
+
+impl Target {
+    /// As the spec writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Kubernetes => "kubernetes",
+            Target::Kubeflow => "kubeflow",
+            Target::OpenShift => "openshift",
+            Target::OpenDataHub => "opendatahub",
+        }
+    }
 }
 
 /// The network access the spec declares; everything else is denied.

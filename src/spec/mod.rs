@@ -74,6 +74,19 @@ pub enum Family {
     Kubeflow,
 }
 
+/// `cluster.target`: the platform the environment is rendered for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawTarget {
+    #[default]
+    Kubernetes,
+    Kubeflow,
+    #[serde(rename = "openshift")]
+    OpenShift,
+    #[serde(rename = "opendatahub")]
+    OpenDataHub,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawCluster {
@@ -87,6 +100,9 @@ pub struct RawCluster {
     pub storage_class: Option<String>,
     #[serde(default)]
     pub namespace_prefix: String,
+    /// The platform the environment is rendered for (default: plain Kubernetes).
+    #[serde(default)]
+    pub target: RawTarget,
     /// Who may reach the notebooks, and what they may reach (docs/security.md).
     #[serde(default)]
     pub network: RawNetwork,

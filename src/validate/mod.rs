@@ -28,6 +28,7 @@ mod ports;
 mod quantities;
 mod roles;
 mod storage;
+mod target;
 mod teams;
 mod unused;
 
@@ -228,6 +229,7 @@ impl Cx<'_> {
         if !self.diags.iter().any(Diagnostic::is_error) {
             self.warn_unused(raw, &teams, &jobs);
         }
+        let target = self.target(raw);
         let network = self.network(&raw.cluster.network);
         let node_ports = node_ports?;
         if network.node_ports() {
@@ -244,6 +246,7 @@ impl Cx<'_> {
             source: self.source.to_owned(),
             cluster_name: raw.cluster.name.clone(),
             kubernetes_version: raw.cluster.kubernetes_version.clone(),
+            target,
             node_ports,
             storage_class: raw.cluster.storage_class.clone(),
             gpu_pools,
