@@ -91,6 +91,7 @@ fn namespaces(env: &Env) -> Vec<String> {
 fn project(env: &Env, argo: &ArgoCd, extras: &[Object]) -> AppProject {
     let kinds: BTreeSet<Kind> = rendered_kinds()
         .into_iter()
+        .chain(super::target_kinds(env))
         .chain(extras.iter().map(Object::kind))
         .collect();
     let whitelist = |cluster: bool| -> Vec<GroupKind> {

@@ -8,13 +8,14 @@
 pub mod argocd;
 pub mod extras;
 pub mod kubernetes;
+pub mod openshift;
 mod pod;
 
 use crate::model::names::{
     COMPONENT, KEEP_DATA, MANAGED_BY, NBGEN, PART_OF, ROLE, SERVER, SYNC_OPTIONS, TEAM,
 };
 use crate::model::{Env, Server, Target, Team};
-use crate::object::Object;
+use crate::object::{self, Kind, Object};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
@@ -26,8 +27,9 @@ use std::collections::BTreeMap;
 pub fn team_objects(env: &Env, team: &Team) -> Vec<Object> {
     match env.target {
         Target::Kubernetes => kubernetes::team_objects(env, team),
+        Target::OpenShift => openshift::team_objects(env, team),
         // Refused by validate until their folders land.
-        Target::Kubeflow | Target::OpenShift | Target::OpenDataHub => Vec::new(),
+        Target::Kubeflow | Target::OpenDataHub => Vec::new(),
     }
 }
 
@@ -35,7 +37,17 @@ pub fn team_objects(env: &Env, team: &Team) -> Vec<Object> {
 pub fn environment_objects(env: &Env) -> Vec<Object> {
     match env.target {
         Target::Kubernetes => kubernetes::admission::objects(env),
-        Target::Kubeflow | Target::OpenShift | Target::OpenDataHub => Vec::new(),
+        Target::OpenShift => openshift::environment_objects(env),
+        Target::Kubeflow | Target::OpenDataHub => Vec::new(),
+    }
+}
+
+/// The kinds a target renders beyond the Kubernetes ones every target may render
+/// (`object::rendered_kinds`): what its AppProject allows on top.
+pub fn target_kinds(env: &Env) -> Vec<Kind> {
+    match env.target {
+        Target::OpenShift => object::openshift_kinds(),
+        Target::Kubernetes | Target::Kubeflow | Target::OpenDataHub => Vec::new(),
     }
 }
 

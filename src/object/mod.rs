@@ -1,6 +1,7 @@
 //! Rendered Kubernetes objects, their identity, and the one rule that names their files.
 
 pub mod argocd;
+pub mod openshift;
 
 use argocd::{AppProject, Application};
 use k8s_openapi::api::admissionregistration::v1::{
@@ -15,6 +16,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use openshift::Route;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -86,6 +88,8 @@ pub enum Object {
     Application(Box<Application>),
     ValidatingAdmissionPolicy(Box<ValidatingAdmissionPolicy>),
     ValidatingAdmissionPolicyBinding(Box<ValidatingAdmissionPolicyBinding>),
+    /// OpenShift's (`object::openshift`): rendered by the `openshift` target only.
+    Route(Box<Route>),
     /// An object rendered from a user template (`extras`), of any kind.
     Dynamic(Box<Dynamic>),
 }
@@ -125,6 +129,7 @@ macro_rules! each_kind {
             Object::Application($o) => $body,
             Object::ValidatingAdmissionPolicy($o) => $body,
             Object::ValidatingAdmissionPolicyBinding($o) => $body,
+            Object::Route($o) => $body,
             Object::Dynamic($d) => $dynamic,
         }
     };
@@ -164,7 +169,7 @@ macro_rules! kubernetes_kinds {
     };
 }
 
-kubernetes_kinds!(from_kind, AppProject, Application);
+kubernetes_kinds!(from_kind, AppProject, Application, Route);
 
 /// Kinds that are cluster-scoped: their objects have no namespace and land in `_cluster/`.
 /// Every other kind is taken to be namespaced. The one rule for nbgen's own objects and for
@@ -216,9 +221,15 @@ macro_rules! kinds {
 
 /// Every kind nbgen itself renders into a cluster (Argo CD's own objects and user templates'
 /// aside), whether or not this environment uses it: what the environment's AppProject allows,
-/// so that adding a team's first job does not need a new AppProject.
+/// so that adding a team's first job does not need a new AppProject. A target's own kinds
+/// (OpenShift's Route) come on top: `expand::target_kinds`.
 pub fn rendered_kinds() -> Vec<Kind> {
     kubernetes_kinds!(kinds)
+}
+
+/// The kinds only the `openshift` target renders.
+pub fn openshift_kinds() -> Vec<Kind> {
+    kinds!(Route)
 }
 
 impl Object {
@@ -351,7 +362,7 @@ mod tests {
         macro_rules! all {
             ($($kind:ident),*) => { vec![$(typed::<$kind>()),*] };
         }
-        for (kind, cluster) in kubernetes_kinds!(all, AppProject, Application) {
+        for (kind, cluster) in kubernetes_kinds!(all, AppProject, Application, Route) {
             assert_eq!(is_cluster_scoped(kind), cluster, "{kind}");
         }
     }
