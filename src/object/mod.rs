@@ -1,6 +1,7 @@
 //! Rendered Kubernetes objects, their identity, and the one rule that names their files.
 
 pub mod argocd;
+pub mod kubeflow;
 pub mod openshift;
 
 use argocd::{AppProject, Application};
@@ -16,6 +17,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kubeflow::{AuthorizationPolicy, Notebook, Profile};
 use openshift::Route;
 use serde::Serialize;
 use serde_json::Value;
@@ -88,6 +90,9 @@ pub enum Object {
     Application(Box<Application>),
     ValidatingAdmissionPolicy(Box<ValidatingAdmissionPolicy>),
     ValidatingAdmissionPolicyBinding(Box<ValidatingAdmissionPolicyBinding>),
+    Notebook(Box<Notebook>),
+    Profile(Box<Profile>),
+    AuthorizationPolicy(Box<AuthorizationPolicy>),
     /// OpenShift's (`object::openshift`): rendered by the `openshift` target only.
     Route(Box<Route>),
     /// An object rendered from a user template (`extras`), of any kind.
@@ -129,6 +134,9 @@ macro_rules! each_kind {
             Object::Application($o) => $body,
             Object::ValidatingAdmissionPolicy($o) => $body,
             Object::ValidatingAdmissionPolicyBinding($o) => $body,
+            Object::Notebook($o) => $body,
+            Object::Profile($o) => $body,
+            Object::AuthorizationPolicy($o) => $body,
             Object::Route($o) => $body,
             Object::Dynamic($d) => $dynamic,
         }
@@ -169,12 +177,20 @@ macro_rules! kubernetes_kinds {
     };
 }
 
-kubernetes_kinds!(from_kind, AppProject, Application, Route);
+kubernetes_kinds!(
+    from_kind,
+    AppProject,
+    Application,
+    Notebook,
+    Profile,
+    AuthorizationPolicy,
+    Route
+);
 
 /// Kinds that are cluster-scoped: their objects have no namespace and land in `_cluster/`.
 /// Every other kind is taken to be namespaced. The one rule for nbgen's own objects and for
 /// templates' (a test checks it against k8s-openapi for every kind nbgen renders).
-pub const CLUSTER_SCOPED: [&str; 18] = [
+pub const CLUSTER_SCOPED: [&str; 19] = [
     "APIService",
     "CSIDriver",
     "ClusterIssuer",
@@ -188,6 +204,7 @@ pub const CLUSTER_SCOPED: [&str; 18] = [
     "Namespace",
     "PersistentVolume",
     "PriorityClass",
+    "Profile",
     "RuntimeClass",
     "StorageClass",
     "ValidatingAdmissionPolicy",
@@ -230,6 +247,11 @@ pub fn rendered_kinds() -> Vec<Kind> {
 /// The kinds only the `openshift` target renders.
 pub fn openshift_kinds() -> Vec<Kind> {
     kinds!(Route)
+}
+
+/// The kinds only the `opendatahub` target renders (workbenches).
+pub fn opendatahub_kinds() -> Vec<Kind> {
+    kinds!(Notebook)
 }
 
 impl Object {
@@ -362,7 +384,15 @@ mod tests {
         macro_rules! all {
             ($($kind:ident),*) => { vec![$(typed::<$kind>()),*] };
         }
-        for (kind, cluster) in kubernetes_kinds!(all, AppProject, Application, Route) {
+        for (kind, cluster) in kubernetes_kinds!(
+            all,
+            AppProject,
+            Application,
+            Notebook,
+            Profile,
+            AuthorizationPolicy,
+            Route
+        ) {
             assert_eq!(is_cluster_scoped(kind), cluster, "{kind}");
         }
     }
