@@ -52,7 +52,7 @@ fn namespace(env: &Env, team: &Team) -> Object {
     })
 }
 
-fn quota(env: &Env, team: &Team) -> Option<ResourceQuota> {
+pub(crate) fn quota(env: &Env, team: &Team) -> Option<ResourceQuota> {
     let q = team.quota.as_ref()?;
     let mut hard = BTreeMap::new();
     if let Some(cpu) = &q.cpu {

@@ -3,10 +3,12 @@
 //! server in place of a NodePort (`route.rs`). Pure. Never pins a UID, a group or an fsGroup:
 //! the SCC assigns them from the namespace's range (v2) or inside the pod's user namespace (v3).
 //!
-//! The Open Data Hub workbench mode (`opendatahub`) lives beside it in `workbench.rs`.
+//! The Open Data Hub workbench mode (`opendatahub`) lives beside it in `workbench.rs`, with the
+//! same pods.
 
 mod pod;
 mod route;
+pub mod workbench;
 
 use crate::expand::kubernetes;
 use crate::model::{Env, Team};

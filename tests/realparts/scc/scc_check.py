@@ -260,7 +260,15 @@ def pod_templates(env_dir):
                         tpl = {"spec": spec}
                     if tpl is not None:
                         md = d.get("metadata") or {}
-                        ann = ((tpl.get("metadata") or {}).get("annotations") or {}) if k != "Pod" else (md.get("annotations") or {})
+                        if k == "Pod":
+                            ann = md.get("annotations") or {}
+                        elif k == "Notebook":
+                            # the notebook controller copies the Notebook's annotations onto its pod,
+                            # except keys with "kubectl" or "notebook" in them
+                            ann = {a: v for a, v in (md.get("annotations") or {}).items()
+                                   if "kubectl" not in a and "notebook" not in a}
+                        else:
+                            ann = (tpl.get("metadata") or {}).get("annotations") or {}
                         yield (f"{md.get('namespace', 'default')}/{k}/{md.get('name')}", (tpl.get("spec") or {}),
                                ann.get(REQUIRED_SCC))
 
