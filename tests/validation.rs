@@ -1658,3 +1658,39 @@ warning: member `Alice@Example.COM` of team `research` has capital letters: Kube
 "#,
     );
 }
+
+#[test]
+fn openshift_target_renders_the_base_spec() {
+    check(
+        &edit(&[(
+            "  kubernetesVersion: \"1.33\"\n",
+            "  kubernetesVersion: \"1.33\"\n  target: openshift\n",
+        )]),
+        "",
+    );
+}
+
+#[test]
+fn openshift_target_refuses_node_ports_and_their_pins() {
+    check(
+        &exposed(&[(
+            "  kubernetesVersion: \"1.33\"\n",
+            "  kubernetesVersion: \"1.33\"\n  target: openshift\n",
+        )]),
+        r#"
+error: target `openshift` exposes servers through a Route per server (edge TLS), not NodePorts
+ --> environments/test.yaml:8:13
+  |
+8 |   network: {nodePort: {clientCIDRs: [10.10.0.0/16]}}
+  |             ^^^^^^^^
+  = help: remove cluster.network.nodePort: a NodePort would reach Jupyter around the router's TLS
+
+error: team `training` pins NodePorts, but target `openshift` exposes no NodePorts
+  --> environments/test.yaml:41:5
+   |
+41 |     nodePorts: {train: 30080}
+   |     ^^^^^^^^^
+   = help: remove the pins: servers are reached through a Route per server (edge TLS)
+"#,
+    );
+}

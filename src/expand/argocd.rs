@@ -91,6 +91,7 @@ fn namespaces(env: &Env) -> Vec<String> {
 fn project(env: &Env, argo: &ArgoCd, extras: &[Object]) -> AppProject {
     let kinds: BTreeSet<Kind> = rendered_kinds()
         .into_iter()
+        .chain(super::target_kinds(env))
         .chain(extras.iter().map(Object::kind))
         .collect();
     let whitelist = |cluster: bool| -> Vec<GroupKind> {
@@ -148,11 +149,14 @@ fn application(env: &Env, argo: &ArgoCd) -> Application {
             // self-heal would put `replicas: 1` back within seconds. Ignoring the field and
             // respecting that at sync (Argo CD 2.3+; 2.11+ for argo-cd#17693's fix of how
             // the patch is computed) leaves it to them; an admission policy keeps it at 0 or 1.
-            ignore_differences: vec![IgnoreDifference {
+            ignore_differences: std::iter::once(IgnoreDifference {
                 group: "apps".to_owned(),
                 kind: "StatefulSet".to_owned(),
                 json_pointers: vec!["/spec/replicas".to_owned()],
-            }],
+                ..IgnoreDifference::default()
+            })
+            .chain(super::target_ignored_differences(env))
+            .collect(),
             sync_policy: SyncPolicy {
                 automated: Automated {
                     prune: true,

@@ -122,6 +122,12 @@ pub struct Network {
     pub ingress_controller: Option<Peer>,
     /// Access through NodePort Services, from these client ranges; `None`: no NodePorts.
     pub node_port_clients: Option<Vec<Cidr>>,
+    /// Namespaces, by their labels, whose pods may reach the notebook port: the platform's own
+    /// router (OpenShift's, whose namespaces carry `policy-group.network.openshift.io/ingress`).
+    pub router_namespaces: Vec<BTreeMap<String, String>>,
+    /// The port the DNS pods listen on: 53, or OpenShift's 5353 (its DNS Service maps 53 to
+    /// 5353, and a NetworkPolicy sees the pod's port).
+    pub dns_port: u16,
     pub egress: Vec<Egress>,
 }
 

@@ -44,6 +44,12 @@ pub fn namespace(prefix: &str, team: &str) -> String {
     format!("{prefix}{team}")
 }
 
+/// A member's own project in a perMember team on the `opendatahub` target:
+/// `<team namespace>-<member slug>` (a project can only be shared whole).
+pub fn member_project(team_namespace: &str, member: &str) -> String {
+    format!("{team_namespace}-{}", slug(member))
+}
+
 /// A notebook server: `<role>` for the team, or `<role>-<member slug>` in a perMember team.
 pub fn server(role: &str, member_slug: Option<&str>) -> String {
     match member_slug {

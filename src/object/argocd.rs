@@ -63,7 +63,11 @@ pub struct ApplicationSpec {
 pub struct IgnoreDifference {
     pub group: String,
     pub kind: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub json_pointers: Vec<String>,
+    /// jq paths (Argo CD 2.1+): for elements of a list, which a JSON pointer cannot select by name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub jq_path_expressions: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

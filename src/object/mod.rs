@@ -1,6 +1,8 @@
 //! Rendered Kubernetes objects, their identity, and the one rule that names their files.
 
 pub mod argocd;
+pub mod kubeflow;
+pub mod openshift;
 
 use argocd::{AppProject, Application};
 use k8s_openapi::api::admissionregistration::v1::{
@@ -15,6 +17,8 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kubeflow::{AuthorizationPolicy, Notebook, Profile};
+use openshift::Route;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -86,6 +90,11 @@ pub enum Object {
     Application(Box<Application>),
     ValidatingAdmissionPolicy(Box<ValidatingAdmissionPolicy>),
     ValidatingAdmissionPolicyBinding(Box<ValidatingAdmissionPolicyBinding>),
+    Notebook(Box<Notebook>),
+    Profile(Box<Profile>),
+    AuthorizationPolicy(Box<AuthorizationPolicy>),
+    /// OpenShift's (`object::openshift`): rendered by the `openshift` target only.
+    Route(Box<Route>),
     /// An object rendered from a user template (`extras`), of any kind.
     Dynamic(Box<Dynamic>),
 }
@@ -125,6 +134,10 @@ macro_rules! each_kind {
             Object::Application($o) => $body,
             Object::ValidatingAdmissionPolicy($o) => $body,
             Object::ValidatingAdmissionPolicyBinding($o) => $body,
+            Object::Notebook($o) => $body,
+            Object::Profile($o) => $body,
+            Object::AuthorizationPolicy($o) => $body,
+            Object::Route($o) => $body,
             Object::Dynamic($d) => $dynamic,
         }
     };
@@ -164,12 +177,20 @@ macro_rules! kubernetes_kinds {
     };
 }
 
-kubernetes_kinds!(from_kind, AppProject, Application);
+kubernetes_kinds!(
+    from_kind,
+    AppProject,
+    Application,
+    Notebook,
+    Profile,
+    AuthorizationPolicy,
+    Route
+);
 
 /// Kinds that are cluster-scoped: their objects have no namespace and land in `_cluster/`.
 /// Every other kind is taken to be namespaced. The one rule for nbgen's own objects and for
 /// templates' (a test checks it against k8s-openapi for every kind nbgen renders).
-pub const CLUSTER_SCOPED: [&str; 18] = [
+pub const CLUSTER_SCOPED: [&str; 19] = [
     "APIService",
     "CSIDriver",
     "ClusterIssuer",
@@ -183,6 +204,7 @@ pub const CLUSTER_SCOPED: [&str; 18] = [
     "Namespace",
     "PersistentVolume",
     "PriorityClass",
+    "Profile",
     "RuntimeClass",
     "StorageClass",
     "ValidatingAdmissionPolicy",
@@ -216,9 +238,20 @@ macro_rules! kinds {
 
 /// Every kind nbgen itself renders into a cluster (Argo CD's own objects and user templates'
 /// aside), whether or not this environment uses it: what the environment's AppProject allows,
-/// so that adding a team's first job does not need a new AppProject.
+/// so that adding a team's first job does not need a new AppProject. A target's own kinds
+/// (OpenShift's Route) come on top: `expand::target_kinds`.
 pub fn rendered_kinds() -> Vec<Kind> {
     kubernetes_kinds!(kinds)
+}
+
+/// The kinds only the `openshift` target renders.
+pub fn openshift_kinds() -> Vec<Kind> {
+    kinds!(Route)
+}
+
+/// The kinds only the `opendatahub` target renders (workbenches).
+pub fn opendatahub_kinds() -> Vec<Kind> {
+    kinds!(Notebook)
 }
 
 impl Object {
@@ -351,7 +384,15 @@ mod tests {
         macro_rules! all {
             ($($kind:ident),*) => { vec![$(typed::<$kind>()),*] };
         }
-        for (kind, cluster) in kubernetes_kinds!(all, AppProject, Application) {
+        for (kind, cluster) in kubernetes_kinds!(
+            all,
+            AppProject,
+            Application,
+            Notebook,
+            Profile,
+            AuthorizationPolicy,
+            Route
+        ) {
             assert_eq!(is_cluster_scoped(kind), cluster, "{kind}");
         }
     }

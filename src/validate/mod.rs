@@ -24,6 +24,7 @@ mod images;
 mod integers;
 mod jobs;
 mod network;
+mod openshift;
 mod ports;
 mod quantities;
 mod roles;
@@ -230,10 +231,15 @@ impl Cx<'_> {
             self.warn_unused(raw, &teams, &jobs);
         }
         let target = self.target(raw);
-        let network = self.network(&raw.cluster.network);
+        let network = self.network(&raw.cluster.network, target);
+        if openshift::is_openshift(target) {
+            self.openshift(raw, target);
+        }
         let node_ports = node_ports?;
         if network.node_ports() {
             self.assign_ports(raw, &roles, node_ports, &mut teams, previous_ports);
+        } else if openshift::is_openshift(target) {
+            // Pins were reported by `openshift` with the target's reason.
         } else if let Some((team, _)) = raw.teams.iter().find(|(_, t)| !t.node_ports.is_empty()) {
             self.error_at_key(
                 &ptr(&["teams", team, "nodePorts"]),

@@ -2,8 +2,8 @@
 //! what they may reach. Pure. Never admits a range that is not one, and never lets a declared
 //! destination open the cloud metadata addresses (they are cut out of every range instead).
 
-use super::{Cx, ptr};
-use crate::model::{Cidr, Egress, EgressTo, Network, Peer, metadata_addresses};
+use super::{Cx, openshift, ptr};
+use crate::model::{Cidr, Egress, EgressTo, Network, Peer, Target, metadata_addresses};
 use crate::spec::{RawNetwork, RawPeer};
 use std::collections::BTreeMap;
 
@@ -13,16 +13,19 @@ pub const DEFAULT_DNS_NAMESPACE: &str = "kube-system";
 pub const DEFAULT_DNS_LABEL: (&str, &str) = ("k8s-app", "kube-dns");
 
 impl Cx<'_> {
-    pub(super) fn network(&mut self, raw: &RawNetwork) -> Network {
+    pub(super) fn network(&mut self, raw: &RawNetwork, target: Target) -> Network {
         let at = ptr(&["cluster", "network"]);
+        let on_openshift = openshift::is_openshift(target);
+        let (dns_namespace, dns_label) = if on_openshift {
+            (openshift::DNS_NAMESPACE, openshift::DNS_LABEL)
+        } else {
+            (DEFAULT_DNS_NAMESPACE, DEFAULT_DNS_LABEL)
+        };
         let dns = match &raw.dns {
             Some(p) => self.peer(&format!("{at}/dns"), p),
             None => Peer {
-                namespace: DEFAULT_DNS_NAMESPACE.to_owned(),
-                pod_selector: BTreeMap::from([(
-                    DEFAULT_DNS_LABEL.0.to_owned(),
-                    DEFAULT_DNS_LABEL.1.to_owned(),
-                )]),
+                namespace: dns_namespace.to_owned(),
+                pod_selector: BTreeMap::from([(dns_label.0.to_owned(), dns_label.1.to_owned())]),
             },
         };
         let cluster_cidrs = self.cidrs(&format!("{at}/clusterCIDRs"), &raw.cluster_cidrs);
@@ -112,6 +115,12 @@ impl Cx<'_> {
             cluster_cidrs,
             ingress_controller,
             node_port_clients,
+            router_namespaces: openshift::router_namespaces(target),
+            dns_port: if on_openshift {
+                openshift::DNS_PORT
+            } else {
+                53
+            },
             egress,
         }
     }

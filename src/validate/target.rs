@@ -13,7 +13,8 @@ impl Cx<'_> {
             RawTarget::OpenShift => Target::OpenShift,
             RawTarget::OpenDataHub => Target::OpenDataHub,
         };
-        if target != Target::Kubernetes {
+        // OpenShift and Open Data Hub: their rules are `openshift.rs`'s.
+        if target == Target::Kubeflow {
             self.error(
                 &ptr(&["cluster", "target"]),
                 format!("target `{}` is not rendered yet", target.as_str()),

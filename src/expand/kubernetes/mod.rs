@@ -3,7 +3,7 @@
 pub(crate) mod admission;
 mod job;
 pub(crate) mod server;
-mod storage;
+pub(crate) mod storage;
 pub(crate) mod team;
 
 use crate::model::{Env, Team};

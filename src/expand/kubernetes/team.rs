@@ -52,7 +52,7 @@ fn namespace(env: &Env, team: &Team) -> Object {
     })
 }
 
-fn quota(env: &Env, team: &Team) -> Option<ResourceQuota> {
+pub(crate) fn quota(env: &Env, team: &Team) -> Option<ResourceQuota> {
     let q = team.quota.as_ref()?;
     let mut hard = BTreeMap::new();
     if let Some(cpu) = &q.cpu {
@@ -285,8 +285,8 @@ fn block_except(cidr: &Cidr, cut: &[Cidr]) -> NetworkPolicyPeer {
 
 /// Closed by default: deny every pod's ingress and egress; then DNS where the cluster runs it;
 /// the notebook port from the sources the spec declares (the ingress controller, NodePort
-/// clients); and the egress destinations it declares — never the cloud metadata addresses.
-fn network_policies(env: &Env, team: &Team) -> Vec<NetworkPolicy> {
+/// clients) and the platform's router (OpenShift's); and the egress destinations it declares — never the cloud metadata addresses.
+pub(crate) fn network_policies(env: &Env, team: &Team) -> Vec<NetworkPolicy> {
     let net = &env.network;
     let mut out = vec![
         policy(
@@ -312,7 +312,7 @@ fn network_policies(env: &Env, team: &Team) -> Vec<NetworkPolicy> {
                             .iter()
                             .map(|p| NetworkPolicyPort {
                                 protocol: Some((*p).to_owned()),
-                                port: Some(IntOrString::Int(53)),
+                                port: Some(IntOrString::Int(i32::from(net.dns_port))),
                                 ..NetworkPolicyPort::default()
                             })
                             .collect(),
@@ -324,6 +324,12 @@ fn network_policies(env: &Env, team: &Team) -> Vec<NetworkPolicy> {
         ),
     ];
     let mut sources: Vec<NetworkPolicyPeer> = net.ingress_controller.iter().map(pods_of).collect();
+    for labels in &net.router_namespaces {
+        sources.push(NetworkPolicyPeer {
+            namespace_selector: Some(selector(labels)),
+            ..NetworkPolicyPeer::default()
+        });
+    }
     for cidr in net.node_port_clients.iter().flatten() {
         sources.push(block(cidr, Vec::new()));
     }

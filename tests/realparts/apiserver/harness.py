@@ -296,12 +296,15 @@ args_verbose = False
 def create_all(c, disc, objects, rep, mode=None):
     namespaces = [(r, o) for r, o in objects if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"]
     names = {(o.get("metadata") or {}).get("name") for _, o in namespaces}
-    # A cluster with Argo CD has its namespace already (nbgen does not render it).
-    if "argocd" not in names:
+    # A cluster with Argo CD has its namespace already (nbgen does not render it): `argocd`, or
+    # the one gitops.argocd.namespace names (OpenShift GitOps: openshift-gitops).
+    argo = {(o.get("metadata") or {}).get("namespace") for _, o in objects
+            if str(o.get("apiVersion", "")).startswith("argoproj.io/")} - {None}
+    for ns in sorted((argo or {"argocd"}) - names):
         code, got = c.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                  "metadata": {"name": "argocd"}})
+                                                  "metadata": {"name": ns}})
         if code != 201:
-            raise ClusterError(f"cannot create namespace argocd: {got.get('message')}")
+            raise ClusterError(f"cannot create namespace {ns}: {got.get('message')}")
     schema = Schema(c)
     for rel, o in namespaces:
         create_one(c, disc, rel, o, rep, "create", schema)

@@ -44,6 +44,13 @@ DROPPED_FIELDS = {
         "Job.spec.podReplacementPolicy: alpha 1.28, beta 1.29, GA 1.34",
     ("CronJob", "spec.jobTemplate.spec.podReplacementPolicy"):
         "Job.spec.podReplacementPolicy in a CronJob's job template: alpha 1.28, beta 1.29, GA 1.34",
+    # The openshift and opendatahub targets' pods run in a user namespace (docs/openshift.md).
+    ("StatefulSet", "spec.template.spec.hostUsers"):
+        "PodSpec.hostUsers: alpha 1.25, beta 1.30, on by default 1.33",
+    ("CronJob", "spec.jobTemplate.spec.template.spec.hostUsers"):
+        "PodSpec.hostUsers in a CronJob's job template: alpha 1.25, beta 1.30, on by default 1.33",
+    ("Job", "spec.template.spec.hostUsers"):
+        "PodSpec.hostUsers in a Job: alpha 1.25, beta 1.30, on by default 1.33",
     # Not in today's output: for the servers as StatefulSets (what the home claim does when the
     # server is deleted or scaled down). Unused until then; the harness prints what it used.
     ("StatefulSet", "spec.persistentVolumeClaimRetentionPolicy"):

@@ -54,11 +54,13 @@ def group_of(api_version):
 
 
 def mode(spec, objects):
-    t = spec.get("target")
-    if t == "kubeflow" or (isinstance(t, dict) and "kubeflow" in t):
+    t = (spec.get("cluster") or {}).get("target")   # cluster.target, as nbgen's schema has it
+    if t == "kubeflow":
         return "kubeflow"
-    if isinstance(t, dict) and isinstance(t.get("openshift"), dict) and t["openshift"].get("mode") == "workbench":
+    if t == "opendatahub":
         return "odh"
+    if t in ("kubernetes", "openshift"):
+        return None
     kinds = {(group_of(str(o.get("apiVersion", ""))), o.get("kind")) for _, o in objects}
     if (KF_GROUP, "Profile") in kinds:
         return "kubeflow"

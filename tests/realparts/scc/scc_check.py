@@ -31,6 +31,9 @@ import fixtures  # noqa: E402
 UID_RANGE = "openshift.io/sa.scc.uid-range"
 SUP_GROUPS = "openshift.io/sa.scc.supplemental-groups"
 MCS = "openshift.io/sa.scc.mcs"
+# a pod annotation naming the one SCC admission may use for it (OpenShift 4.14+; sccadmission's
+# listSortedSCCs takes only that SCC when it is set)
+REQUIRED_SCC = "openshift.io/required-scc"
 # volume types as the SCC's `volumes` names them (fsType), from a pod volume's key
 VOLUME_FS = {"hostPath": "hostPath", "emptyDir": "emptyDir", "gcePersistentDisk": "gcePersistentDisk",
              "awsElasticBlockStore": "awsElasticBlockStore", "gitRepo": "gitRepo", "secret": "secret",
@@ -257,7 +260,17 @@ def pod_templates(env_dir):
                         tpl = {"spec": spec}
                     if tpl is not None:
                         md = d.get("metadata") or {}
-                        yield f"{md.get('namespace', 'default')}/{k}/{md.get('name')}", (tpl.get("spec") or {})
+                        if k == "Pod":
+                            ann = md.get("annotations") or {}
+                        elif k == "Notebook":
+                            # the notebook controller copies the Notebook's annotations onto its pod,
+                            # except keys with "kubectl" or "notebook" in them
+                            ann = {a: v for a, v in (md.get("annotations") or {}).items()
+                                   if "kubectl" not in a and "notebook" not in a}
+                        else:
+                            ann = (tpl.get("metadata") or {}).get("annotations") or {}
+                        yield (f"{md.get('namespace', 'default')}/{k}/{md.get('name')}", (tpl.get("spec") or {}),
+                               ann.get(REQUIRED_SCC))
 
 
 def load_sccs(paths, ns_ann):
@@ -268,28 +281,36 @@ def load_sccs(paths, ns_ann):
     return sorted(out, key=SCC.sort_key)
 
 
-def check(env_dirs, scc_paths, ns_path, as_json=False, out=sys.stdout):
+def check(env_dirs, scc_paths, ns_path, as_json=False, out=sys.stdout, require_all=False):
     with open(ns_path) as fh:
         ns_ann = ((yaml.safe_load(fh) or {}).get("metadata") or {}).get("annotations") or {}
     sccs = load_sccs(scc_paths, ns_ann)
     results = []
     for env in env_dirs:
-        for label, spec in pod_templates(env):
+        for label, spec, required in pod_templates(env):
             verdicts = []
             for scc in sccs:
                 errs, ps, ctxs = scc.admit(spec)
                 verdicts.append({"scc": scc.name, "admitted": not errs, "reasons": errs,
                                  "podSecurityContext": ps, "containers": {n: c for n, c in ctxs}})
-            chosen = next((v for v in verdicts if v["admitted"]), None)
-            results.append({"env": env, "pod": label, "admitted": chosen is not None,
-                            "by": chosen["scc"] if chosen else None, "verdicts": verdicts})
+            # OpenShift runs the pod with the first SCC that admits it, or only the required one
+            candidates = [v for v in verdicts if required in (None, v["scc"])]
+            chosen = next((v for v in candidates if v["admitted"]), None)
+            problems = []
+            if required is not None and not any(v["scc"] == required for v in verdicts):
+                problems.append(f"{REQUIRED_SCC}: {required} is not one of the SCCs checked")
+            if require_all:
+                problems += [f"--require-all: {v['scc']} refuses it" for v in verdicts if not v["admitted"]]
+            results.append({"env": env, "pod": label, "admitted": chosen is not None and not problems,
+                            "by": chosen["scc"] if chosen else None, "required": required,
+                            "problems": problems, "verdicts": verdicts})
     if as_json:
         json.dump(results, out, indent=1)
         out.write("\n")
     else:
         for r in results:
             head = f"{'ADMITTED' if r['admitted'] else 'REFUSED '} {r['env']}: {r['pod']}"
-            if r["admitted"]:
+            if r["by"]:
                 v = next(v for v in r["verdicts"] if v["scc"] == r["by"])
                 c = next(iter(v["containers"].values()), {})
                 ps = v["podSecurityContext"]
@@ -300,14 +321,21 @@ def check(env_dirs, scc_paths, ns_path, as_json=False, out=sys.stdout):
                          f"seccomp {(ps.get('seccompProfile') or {}).get('type')}, "
                          f"drop {((c.get('capabilities') or {}).get('drop'))}, "
                          f"allowPrivilegeEscalation {c.get('allowPrivilegeEscalation')}")
+                if r["required"]:
+                    head += f" ({REQUIRED_SCC}: {r['required']})"
+            if require_all:
+                head += f"; admitted by {sum(v['admitted'] for v in r['verdicts'])} of {len(r['verdicts'])} SCCs"
             print(head, file=out)
+            for p in r["problems"]:
+                print(f"    - {p}", file=out)
             for v in r["verdicts"]:
                 if not v["admitted"]:
                     print(f"    {v['scc']}: refused:", file=out)
                     for e in v["reasons"]:
                         print(f"      - {e}", file=out)
         n_ok = sum(r["admitted"] for r in results)
-        print(f"scc: {n_ok} passed, {len(results) - n_ok} failed (pods admitted / refused by every SCC)", file=out)
+        what = "admitted by every SCC / refused by one" if require_all else "admitted / refused by every SCC"
+        print(f"scc: {n_ok} passed, {len(results) - n_ok} failed (pods {what})", file=out)
     return results
 
 
@@ -318,6 +346,8 @@ def main():
     ap.add_argument("--namespace", default=os.path.join(HERE, "namespace-openshift.yaml"),
                     help="a Namespace with OpenShift's openshift.io/sa.scc.* annotations")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--require-all", action="store_true",
+                    help="a pod passes only if every SCC given admits it (not only the first that does)")
     a = ap.parse_args()
     try:
         sccs = a.scc or [fixtures.path("openshift-scc", "scc-restricted-v2.yaml"),
@@ -331,7 +361,10 @@ def main():
         if not os.path.isdir(e):
             print(f"scc: {e}: not a directory", file=sys.stderr)
             return 2
-    results = check(a.envs, sccs, a.namespace, a.json)
+    results = check(a.envs, sccs, a.namespace, a.json, require_all=a.require_all)
+    if not results:
+        print(f"scc: no pod templates in {' '.join(a.envs)}: nothing was checked", file=sys.stderr)
+        return 2
     return 0 if all(r["admitted"] for r in results) else 1
 
 

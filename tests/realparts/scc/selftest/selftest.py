@@ -35,11 +35,22 @@ def check(cond, msg):
         failures.append(msg)
 
 
-def run(dirs, sccs=None):
+def run(dirs, sccs=None, require_all=False):
     sccs = sccs or [scc_check.fixtures.path("openshift-scc", f"scc-restricted-{v}.yaml") for v in ("v2", "v3")]
     buf = io.StringIO()
-    res = scc_check.check(dirs, sccs, os.path.join(HERE, "..", "namespace-openshift.yaml"), out=buf)
+    res = scc_check.check(dirs, sccs, os.path.join(HERE, "..", "namespace-openshift.yaml"), out=buf,
+                          require_all=require_all)
     return res, buf.getvalue()
+
+
+def pod_dir(d, spec, annotations=None):
+    """A directory holding one StatefulSet with this pod spec (and template annotations)."""
+    os.makedirs(d, exist_ok=True)
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "p", "namespace": "ns"},
+           "spec": {"template": {"metadata": {"annotations": annotations or {}}, "spec": spec}}}
+    with open(os.path.join(d, "statefulset-p.yaml"), "w") as fh:
+        yaml.safe_dump(sts, fh)
+    return d
 
 
 def strip_ids(spec):
@@ -129,6 +140,26 @@ def main():
     errs, ps, ctxs = v3.admit(s)
     check(not errs and ctxs[0][1]["runAsUser"] == 1000 and ps["fsGroup"] == 1000,
           f"restricted-v3 admits hostUsers: false with uid {ctxs[0][1].get('runAsUser')}, fsGroup {ps.get('fsGroup')} {errs}")
+
+    print("==> --require-all and openshift.io/required-scc")
+    with tempfile.TemporaryDirectory() as d:
+        plain = pod_dir(os.path.join(d, "plain"), copy.deepcopy(base))
+        res, _ = run([plain])
+        check(res[0]["admitted"] and res[0]["by"] == "restricted-v2", "without --require-all: admitted by restricted-v2 alone")
+        res, text = run([plain], require_all=True)
+        check(not res[0]["admitted"] and "--require-all: restricted-v3 refuses it" in text,
+              "with --require-all: refused, restricted-v3 named")
+        both = dict(copy.deepcopy(base), hostUsers=False)
+        res, _ = run([pod_dir(os.path.join(d, "both"), both)], require_all=True)
+        check(res[0]["admitted"] and res[0]["by"] == "restricted-v2", "hostUsers: false: both admit, restricted-v2 first")
+        res, text = run([pod_dir(os.path.join(d, "pinned"), both, {"openshift.io/required-scc": "restricted-v3"})],
+                        require_all=True)
+        c = next(iter(next(v for v in res[0]["verdicts"] if v["scc"] == "restricted-v3")["containers"].values()))
+        check(res[0]["admitted"] and res[0]["by"] == "restricted-v3" and c["runAsUser"] == 1000,
+              f"required-scc restricted-v3: run by restricted-v3 with uid {c.get('runAsUser')}")
+        res, _ = run([pod_dir(os.path.join(d, "pinned-v3-only"), copy.deepcopy(base),
+                              {"openshift.io/required-scc": "restricted-v3"})])
+        check(not res[0]["admitted"], "required-scc restricted-v3 without hostUsers: false: refused (v2 is not tried)")
     print(f"\nscc selftest: {'FAILED: ' + str(len(failures)) if failures else 'all passed'}")
     return 1 if failures else 0
 
