@@ -1,4 +1,4 @@
-//! `model::Env` → objects, per target (`model::Target`; `kubernetes/` today), plus what every target
+//! `model::Env` → objects, per target (`model::Target`; `kubernetes/`, `kubeflow/`), plus what every target
 //! adds: user templates (`extras`) and Argo CD's objects and sync waves (`argocd`). Pure: no I/O,
 //! no clock; objects are built with typed structs (k8s-openapi), never text.
 //!
@@ -7,6 +7,7 @@
 
 pub mod argocd;
 pub mod extras;
+pub mod kubeflow;
 pub mod kubernetes;
 mod pod;
 
@@ -26,12 +27,14 @@ use std::collections::BTreeMap;
 pub fn team_objects(env: &Env, team: &Team) -> Vec<Object> {
     match env.target {
         Target::Kubernetes => kubernetes::team_objects(env, team),
+        Target::Kubeflow => kubeflow::team_objects(env, team),
         // Refused by validate until their folders land.
-        Target::Kubeflow | Target::OpenShift | Target::OpenDataHub => Vec::new(),
+        Target::OpenShift | Target::OpenDataHub => Vec::new(),
     }
 }
 
-/// The objects of no one team (the admission policy).
+/// The objects of no one team (the plain target's admission policy, which keeps its
+/// StatefulSets at 0 or 1 replicas; on Kubeflow the notebook controller owns the StatefulSets).
 pub fn environment_objects(env: &Env) -> Vec<Object> {
     match env.target {
         Target::Kubernetes => kubernetes::admission::objects(env),

@@ -3,6 +3,7 @@
 pub mod argocd;
 pub mod kubeflow;
 
+use crate::model::Target;
 use argocd::{AppProject, Application};
 use k8s_openapi::api::admissionregistration::v1::{
     ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
@@ -230,11 +231,30 @@ macro_rules! kinds {
     };
 }
 
-/// Every kind nbgen itself renders into a cluster (Argo CD's own objects and user templates'
-/// aside), whether or not this environment uses it: what the environment's AppProject allows,
-/// so that adding a team's first job does not need a new AppProject.
-pub fn rendered_kinds() -> Vec<Kind> {
-    kubernetes_kinds!(kinds)
+/// Every kind nbgen itself renders into a cluster for `target` (Argo CD's own objects and user
+/// templates' aside), whether or not this environment uses it: what the environment's AppProject
+/// allows, so that adding a team's first job does not need a new AppProject.
+pub fn rendered_kinds(target: Target) -> Vec<Kind> {
+    match target {
+        // No quota, Role, StatefulSet, Service or admission policy of nbgen's: the Profile's
+        // controller writes the quota, Kubeflow's ClusterRoles are bound, the notebook
+        // controller makes the StatefulSet and Service.
+        Target::Kubeflow => kinds!(
+            Namespace,
+            Profile,
+            RoleBinding,
+            AuthorizationPolicy,
+            NetworkPolicy,
+            ServiceAccount,
+            PersistentVolume,
+            PersistentVolumeClaim,
+            Notebook,
+            ConfigMap,
+            Job,
+            CronJob
+        ),
+        Target::Kubernetes | Target::OpenShift | Target::OpenDataHub => kubernetes_kinds!(kinds),
+    }
 }
 
 impl Object {

@@ -23,6 +23,7 @@ mod gpu;
 mod images;
 mod integers;
 mod jobs;
+mod kubeflow;
 mod network;
 mod ports;
 mod quantities;
@@ -229,7 +230,7 @@ impl Cx<'_> {
         if !self.diags.iter().any(Diagnostic::is_error) {
             self.warn_unused(raw, &teams, &jobs);
         }
-        let target = self.target(raw);
+        let target = self.target(raw, &teams, &jobs);
         let network = self.network(&raw.cluster.network);
         let node_ports = node_ports?;
         if network.node_ports() {
