@@ -1,9 +1,8 @@
 """The Kubeflow and OpenShift (Open Data Hub workbench) targets: detection, platform stand-ins,
 and the access model (README.md, "The Kubeflow and ODH targets").
 
-Detection (`mode`): the spec's `target` when it says so (`target: kubeflow`, `target: {kubeflow:
-...}`, `target: {openshift: {mode: workbench}}`; the key is not decided, so these are guesses),
-else the rendered kinds: a kubeflow.org Profile -> "kubeflow"; kubeflow.org Notebooks and a
+Detection (`mode`): the spec's `cluster.target` when it says so (`kubeflow`; `opendatahub`, the
+Open Data Hub workbench mode), else the rendered kinds: a kubeflow.org Profile -> "kubeflow"; kubeflow.org Notebooks and a
 Namespace labelled opendatahub.io/dashboard: "true" -> "odh"; else None (the plain model).
 
 Model (from the spec alone, never from the rendered RBAC): one namespace ("space") per team,
@@ -54,10 +53,10 @@ def group_of(api_version):
 
 
 def mode(spec, objects):
-    t = spec.get("target")
-    if t == "kubeflow" or (isinstance(t, dict) and "kubeflow" in t):
+    t = (spec.get("cluster") or {}).get("target")
+    if t == "kubeflow":
         return "kubeflow"
-    if isinstance(t, dict) and isinstance(t.get("openshift"), dict) and t["openshift"].get("mode") == "workbench":
+    if t == "opendatahub":
         return "odh"
     kinds = {(group_of(str(o.get("apiVersion", ""))), o.get("kind")) for _, o in objects}
     if (KF_GROUP, "Profile") in kinds:
