@@ -285,3 +285,28 @@ fn the_gateway_the_culler_and_istiod_are_let_through_default_deny() {
         assert_eq!(istiod["ports"][0]["port"], 15012);
     }
 }
+
+#[test]
+fn the_graph_names_each_teams_profiles_and_shows_notebooks() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::create_dir(dir.path().join("environments")).expect("environments/");
+    std::fs::write(dir.path().join("environments/kf.yaml"), SPEC).expect("the spec");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_nbgen"))
+        .arg("--root")
+        .arg(dir.path())
+        .args(["graph", "kf"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run nbgen");
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let g = String::from_utf8(run.stdout).expect("UTF-8");
+    assert!(
+        g.contains(r#"subgraph team0["shared (Profile kf-shared)"]"#),
+        "{g}"
+    );
+    assert!(
+        g.contains(r#"subgraph team1["solo (Profiles kf-solo-ana, kf-solo-ben)"]"#),
+        "{g}"
+    );
+    assert!(g.contains(r#"["Notebook explore-ana<br/>"#), "{g}");
+}
