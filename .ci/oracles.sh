@@ -4,12 +4,13 @@
 #   .ci/oracles.sh [DIR...]      default: every directory out/<env>/ of this repository
 #
 # For each DIR (an out/<env> directory):
-#   1. kubernetes-validate --strict -k <version>.0 on every manifest file under DIR, where <version>
-#      is cluster.kubernetesVersion of the spec environments/<env>.yaml beside that out/ directory
-#      (DIR/../../environments/<env>.yaml, so a scratch copy of a repository works too); custom
-#      resources of the targets (Route, Notebook: CRD_GROUPS) are left out with a note, as
-#      kubernetes-validate has no schema for them: .ci/apiserver.sh checks them against the CRDs;
-#   2. checkov -d DIR --framework kubernetes, skipping only the checks listed in .ci/checkov-skips.txt;
+#   1. kubernetes-validate --strict -k <version>.0 on every manifest file under DIR but those of the
+#      CRD kinds of the targets (Kubeflow's, Istio's, OpenShift's Route: .ci/apiserver.sh checks them against
+#      the upstream CRDs), where <version> is cluster.kubernetesVersion of the spec
+#      environments/<env>.yaml beside that out/ directory (DIR/../../environments/<env>.yaml, so
+#      a scratch copy of a repository works too);
+#   2. checkov -d DIR --framework kubernetes, skipping only the checks listed in .ci/checkov-skips.txt
+#      (and each kubeflow.org Notebook's pod template as a Pod, through both oracles);
 #   3. DIR/_argocd/ (nbgen's Argo CD AppProject and Application, which kubernetes-validate has no
 #      schema for) with .ci/argocd-validate.mjs: the types Argo CD v3 generates its API from, as
 #      packaged by npm's @kubernetes-models/argo-cd (installed into target/ci-node).
@@ -33,7 +34,7 @@ banner() { echo "==> $*"; }
 
 case "${1:-}" in
   -h | --help)
-    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 esac
@@ -137,9 +138,6 @@ print(v)
 EOF
 }
 
-# The API groups of the targets' custom resources (an extended regex alternation).
-CRD_GROUPS='route\.openshift\.io|kubeflow\.org'
-
 # The Argo CD validator's npm packages, pinned, in target/ci-node (installed on first use).
 NODE_DIR="$ROOT/target/ci-node"
 argocd_tools() {
@@ -156,6 +154,10 @@ argocd_tools() {
     touch "$NODE_DIR/.installed-4.0.0"
 }
 
+# API groups of the custom resources the targets render: Kubeflow's Notebook and Profile (kubeflow,
+# opendatahub), Istio's AuthorizationPolicy (kubeflow), OpenShift's Route (openshift). A regular
+# expression for grep -E.
+CRD_GROUPS='kubeflow\.org|security\.istio\.io|route\.openshift\.io'
 failed=()
 for dir in "${dirs[@]}"; do
   env="$(basename "$dir")"
@@ -167,20 +169,46 @@ for dir in "${dirs[@]}"; do
   version="$(spec_version "$spec")" || die "kubernetes-validate on $shown: cannot tell which Kubernetes version to validate against"
   # Every file Argo CD would apply from a directory source: *.yaml, *.yml, *.json, at any depth.
   files=()
-  while IFS= read -r -d '' f; do files+=("$f"); done < <(
+  crd_files=()
+  while IFS= read -r -d '' f; do
+    # Kinds of the CRDs the kubeflow target renders have no schema here: the API-server harness
+    # (.ci/apiserver.sh) creates them against Kubeflow's and Istio's own CRDs. Any other group
+    # kubernetes-validate does not know still fails below.
+    if grep -qE "^apiVersion: ($CRD_GROUPS)/" "$f"; then crd_files+=("$f"); else files+=("$f"); fi
+  done < <(
     find "$dir" -path "$dir/_argocd" -prune -o -type f \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' \) -print0 | sort -z
   )
-  # Custom resources of the targets (OpenShift's Route, Kubeflow's Notebook): kubernetes-validate
-  # has no schema for them, and would only warn. They are left out here, said so, and checked by
-  # the real API server with the published CRDs installed (.ci/apiserver.sh).
-  crs=()
-  kept=()
-  for f in "${files[@]}"; do
-    if grep -qE "^apiVersion: (${CRD_GROUPS})/" "$f"; then crs+=("${f#"$dir"/}"); else kept+=("$f"); fi
-  done
-  if ((${#crs[@]} > 0)); then
-    echo "    ${#crs[@]} custom resources (${CRD_GROUPS//|/, }) left to the API server with their CRDs (.ci/apiserver.sh)"
-    files=("${kept[@]+"${kept[@]}"}")
+  # A Notebook's spec.template.spec is a core PodSpec, which both oracles do know: each is checked
+  # as the Pod the notebook controller will run (same name, namespace, labels and spec).
+  pods_dir=""
+  if ((${#crd_files[@]} > 0)); then
+    echo "    ${#crd_files[@]} files of CRD kinds (${CRD_GROUPS//\\/}) left to .ci/apiserver.sh, which loads their CRDs"
+    pods_dir="$(mktemp -d)"
+    mkdir "$pods_dir/pods" "$pods_dir/policies"
+    # with their namespaces' NetworkPolicies, which checkov looks for beside a Pod
+    find "$dir" -path "$dir/_argocd" -prune -o -type f -name 'networkpolicy-*.yaml' -print0 |
+      while IFS= read -r -d '' f; do
+        cp "$f" "$pods_dir/policies/$(basename "$(dirname "$f")")-$(basename "$f")"
+      done
+    "$VENV/bin/python" - "$pods_dir/pods" "${crd_files[@]}" <<'EOF_PODS' || die "cannot read the Notebooks of $dir"
+import os, sys, yaml
+out = sys.argv[1]
+for path in sys.argv[2:]:
+    with open(path, encoding="utf-8") as f:
+        o = yaml.safe_load(f)
+    if o.get("kind") != "Notebook" or not str(o.get("apiVersion", "")).startswith("kubeflow.org/"):
+        continue
+    md = o["metadata"]
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": md["name"] + "-0", "namespace": md["namespace"],
+                        "labels": md.get("labels") or {}},
+           "spec": o["spec"]["template"]["spec"]}
+    name = "%s-pod-%s.yaml" % (md["namespace"], md["name"])
+    with open(os.path.join(out, name), "w", encoding="utf-8") as f:
+        yaml.safe_dump(pod, f, sort_keys=False)
+EOF_PODS
+    while IFS= read -r -d '' f; do files+=("$f"); done < <(find "$pods_dir/pods" -type f -name '*.yaml' -print0 | sort -z)
+    echo "    $(find "$pods_dir/pods" -type f | wc -l) Notebook pod templates checked as Pods by both oracles"
   fi
   if ((${#files[@]} == 0)); then
     echo "oracles: FAILED: $shown contains no manifest files" >&2
@@ -248,6 +276,18 @@ for dir in "${dirs[@]}"; do
     echo "oracles: FAILED: checkov on $shown (exit $rc): fix the renderer, or add a skip with a reason" \
       "to .ci/checkov-skips.txt" >&2
     failed+=("checkov on $shown")
+  fi
+  if [[ -n $pods_dir ]]; then
+    banner "checkov: the Notebooks of $shown, as the Pods they run"
+    if checkov -d "$pods_dir" --framework kubernetes --compact --quiet --skip-download \
+      "${skip_args[@]+"${skip_args[@]}"}" </dev/null; then
+      echo "    ok: checkov found no failed check"
+    else
+      rc=$?
+      echo "oracles: FAILED: checkov on the Notebooks of $shown (exit $rc)" >&2
+      failed+=("checkov on the Notebooks of $shown")
+    fi
+    rm -rf "$pods_dir"
   fi
 done
 

@@ -266,7 +266,7 @@ fn unknown_environment_exits_2_and_lists_the_environments() {
         run.stderr,
         "error: cannot read environments/qa.yaml: no such file\n \
          --> environments/qa.yaml\n  \
-         = help: environments here: dev, opendatahub, openshift, prod, staging\n\n\
+         = help: environments here: dev, kubeflow, opendatahub, openshift, prod, staging\n\n\
          nbgen: 1 error in environments/qa.yaml; nothing was written\n"
     );
     assert!(!repo.path("out").exists());

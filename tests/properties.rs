@@ -1,6 +1,7 @@
 //! Properties of rendering over generated valid specs (random teams, roles, members, perMember,
 //! shared volumes, GPU pools, quotas and pins, always within valid bounds):
 //! - rendering is deterministic, whatever order the spec lists its teams in;
+//! - both hold for the kubeflow target too (Profiles per team or per member, Notebooks);
 //! - adding or removing one team changes no file of any other team and moves no other server's
 //!   NodePort (through the real write path: the second render reads the first one's ports);
 //! - a spec that fails validation leaves `out/` untouched (through the `nbgen` binary).
@@ -27,6 +28,9 @@ const GPU_RESOURCES: [&str; 2] = ["nvidia.com/gpu", "nvidia.com/mig-1g.10gb"];
 
 #[derive(Clone, Debug)]
 struct Spec {
+    /// `cluster.target: kubeflow` (no NodePorts there; a team with no member gets one to own
+    /// its Profile).
+    kubeflow: bool,
     prefix: &'static str,
     /// Free NodePorts beyond one per server: few, so that hash probing collides often.
     port_slack: u16,
@@ -131,10 +135,14 @@ impl Spec {
             y,
             "apiVersion: nbgen.io/v1alpha1\nkind: Environment\nname: {ENV}\ncluster:\n  \
              kubernetesVersion: \"1.34\"\n  nodePortRange: {}-{}\n  \
-             namespacePrefix: \"{}\"\n  \
-             network: {{nodePort: {{clientCIDRs: [10.10.0.0/16]}}}}\n",
+             namespacePrefix: \"{}\"\n",
             bounds.ports.0, bounds.ports.1, self.prefix
         );
+        y.push_str(if self.kubeflow {
+            "  target: kubeflow\n"
+        } else {
+            "  network: {nodePort: {clientCIDRs: [10.10.0.0/16]}}\n"
+        });
         y.push_str("images:\n");
         for (i, r) in self.roles.iter().enumerate() {
             let _ = writeln!(
@@ -202,6 +210,8 @@ impl Spec {
                     .map(|m| format!("{m}@example.com"))
                     .collect();
                 let _ = writeln!(y, "    members: [{}]", members.join(", "));
+            } else if self.kubeflow {
+                let _ = writeln!(y, "    members: [{}-owner@example.com]", t.name);
             }
             if !t.groups.is_empty() {
                 let _ = writeln!(y, "    groups: [{}]", t.groups.join(", "));
@@ -235,7 +245,7 @@ impl Spec {
                     gpu + headroom
                 );
             }
-            if let Some(port) = t.pin {
+            if let Some(port) = t.pin.filter(|_| !self.kubeflow) {
                 let _ = writeln!(y, "    nodePorts: {{{}: {port}}}", t.first_server(self));
             }
         }
@@ -316,6 +326,7 @@ fn spec(min_teams: usize) -> impl Strategy<Value = Spec> {
                     )
                     .collect();
                 Spec {
+                    kubeflow: false,
                     prefix,
                     port_slack,
                     volumes: volumes.into_iter().collect(),
@@ -325,6 +336,34 @@ fn spec(min_teams: usize) -> impl Strategy<Value = Spec> {
                 }
             },
         )
+}
+
+/// A valid spec for the kubeflow target with at least `min_teams` teams: `spec`'s, whose Profile
+/// namespaces (and so the PersistentVolumes named after them) do not collide — a team `a-b` and
+/// member `b` of a perMember team `a` would, which validation refuses.
+fn kubeflow_spec(min_teams: usize) -> impl Strategy<Value = Spec> {
+    spec(min_teams)
+        .prop_map(|s| Spec {
+            kubeflow: true,
+            ..s
+        })
+        .prop_filter("Profile namespaces collide", |s| {
+            let spaces: Vec<String> = s
+                .teams
+                .iter()
+                .flat_map(|t| {
+                    if t.per_member && !t.members.is_empty() {
+                        t.members
+                            .iter()
+                            .map(|m| format!("{}-{m}", t.name))
+                            .collect()
+                    } else {
+                        vec![t.name.clone()]
+                    }
+                })
+                .collect();
+            spaces.iter().collect::<BTreeSet<_>>().len() == spaces.len()
+        })
 }
 
 /// Render spec text in memory, with the NodePorts a previous render handed out.
@@ -483,24 +522,40 @@ proptest! {
 
     #[test]
     fn rendering_is_deterministic_and_independent_of_team_order(spec in spec(1)) {
-        let text = spec.yaml();
-        let none = BTreeMap::new();
-        let first = render(&text, &none);
-        let again = render(&text, &none);
-        let texts = |r: &nbgen::Render| -> BTreeMap<String, String> {
-            r.tree.iter().map(|(p, f)| (p.clone(), f.text.clone())).collect()
-        };
-        let expected = texts(&first);
-        let d = tree_diff(&expected, &texts(&again));
-        prop_assert!(d.is_empty(), "a second render differs:\n{}", d);
-        let reversed = render(&spec.yaml_with(&spec.bounds(), true), &none);
-        let d = tree_diff(&expected, &texts(&reversed));
-        prop_assert!(d.is_empty(), "listing the teams in reverse changes:\n{}", d);
-        // Fed its own ports back, as the next `nbgen render` is, nothing changes either.
-        let next = render(&text, &ports(&first));
-        let d = tree_diff(&expected, &texts(&next));
-        prop_assert!(d.is_empty(), "a render fed its own ports differs:\n{}", d);
+        deterministic(&spec)?;
     }
+
+    #[test]
+    fn kubeflow_rendering_is_deterministic_and_independent_of_team_order(
+        spec in kubeflow_spec(1),
+    ) {
+        deterministic(&spec)?;
+    }
+}
+
+/// Two renders agree, whatever order the teams are listed in and fed their own ports.
+fn deterministic(spec: &Spec) -> Result<(), TestCaseError> {
+    let text = spec.yaml();
+    let none = BTreeMap::new();
+    let first = render(&text, &none);
+    let again = render(&text, &none);
+    let texts = |r: &nbgen::Render| -> BTreeMap<String, String> {
+        r.tree
+            .iter()
+            .map(|(p, f)| (p.clone(), f.text.clone()))
+            .collect()
+    };
+    let expected = texts(&first);
+    let d = tree_diff(&expected, &texts(&again));
+    prop_assert!(d.is_empty(), "a second render differs:\n{}", d);
+    let reversed = render(&spec.yaml_with(&spec.bounds(), true), &none);
+    let d = tree_diff(&expected, &texts(&reversed));
+    prop_assert!(d.is_empty(), "listing the teams in reverse changes:\n{}", d);
+    // Fed its own ports back, as the next `nbgen render` is, nothing changes either.
+    let next = render(&text, &ports(&first));
+    let d = tree_diff(&expected, &texts(&next));
+    prop_assert!(d.is_empty(), "a render fed its own ports differs:\n{}", d);
+    Ok(())
 }
 
 proptest! {
@@ -534,6 +589,19 @@ proptest! {
         let fewer = spec.without_team(k).yaml_with(&bounds, false);
         let all = spec.yaml_with(&bounds, false);
         check_one_team_change(&fewer, &all, &spec.teams[k].name)?;
+    }
+
+    #[test]
+    fn kubeflow_adding_or_removing_a_team_changes_no_other_teams_file(
+        spec in kubeflow_spec(2),
+        pick in any::<prop::sample::Index>(),
+    ) {
+        let k = pick.index(spec.teams.len());
+        let bounds = spec.bounds();
+        let fewer = spec.without_team(k).yaml_with(&bounds, false);
+        let all = spec.yaml_with(&bounds, false);
+        check_one_team_change(&fewer, &all, &spec.teams[k].name)?;
+        check_one_team_change(&all, &fewer, &spec.teams[k].name)?;
     }
 }
 

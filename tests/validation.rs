@@ -1694,3 +1694,135 @@ error: team `training` pins NodePorts, but target `openshift` exposes no NodePor
 "#,
     );
 }
+
+// ---- the kubeflow target (docs/kubeflow.md) ----
+
+/// `BASE` rendered for Kubeflow, with `training` given a member to own its Profile, then `edits`.
+fn kubeflow(edits: &[(&str, &str)]) -> String {
+    let mut all: Vec<(&str, &str)> = vec![
+        (
+            "  nodePortRange: 30000-30099\n",
+            "  nodePortRange: 30000-30099\n  target: kubeflow\n",
+        ),
+        ("    groups: [ml]\n", "    members: [carol@example.com]\n"),
+    ];
+    all.extend_from_slice(edits);
+    edit(&all)
+}
+
+#[test]
+fn kubeflow_base_spec_is_valid_and_quiet() {
+    check(&kubeflow(&[]), "");
+}
+
+#[test]
+fn kubeflow_a_team_without_members_has_no_profile_owner() {
+    check(
+        &kubeflow(&[("    members: [carol@example.com]\n", "    groups: [ml]\n")]),
+        r#"
+error: team `training` has no member to own its Kubeflow Profile
+  --> environments/test.yaml:36:3
+   |
+36 |   training:
+   |   ^^^^^^^^
+   = help: list the team's people under `members`: the first one listed owns the Profile (Kubeflow makes them its namespace's admin)
+"#,
+    );
+}
+
+#[test]
+fn kubeflow_groups_are_warned_about_not_bound() {
+    check(
+        &kubeflow(&[(
+            "    members: [carol@example.com]\n",
+            "    members: [carol@example.com]\n    groups: [ml]\n",
+        )]),
+        r#"
+warning: team `training`'s groups get no access on the kubeflow target: Kubeflow's web apps and the AuthorizationPolicies of its gateway know a user by the kubeflow-userid header alone
+  --> environments/test.yaml:38:5
+   |
+38 |     groups: [ml]
+   |     ^^^^^^
+   = help: list the groups' people under `members`; nbgen binds no group in a Profile namespace
+"#,
+    );
+}
+
+#[test]
+fn kubeflow_refuses_node_ports() {
+    check(
+        &kubeflow(&[(
+            "  target: kubeflow\n",
+            "  target: kubeflow\n  network: {nodePort: {clientCIDRs: [10.10.0.0/16]}}\n",
+        )]),
+        r#"
+error: the kubeflow target exposes no NodePorts: Kubeflow routes every notebook through its Istio gateway, at /notebook/<namespace>/<server>/
+ --> environments/test.yaml:8:13
+  |
+8 |   network: {nodePort: {clientCIDRs: [10.10.0.0/16]}}
+  |             ^^^^^^^^
+  = help: remove cluster.network.nodePort; users open their servers from the Kubeflow dashboard
+"#,
+    );
+}
+
+#[test]
+fn kubeflow_refuses_a_job_of_a_per_member_team() {
+    check(
+        &format!(
+            "{}jobs:\n  nightly:\n    team: research\n    role: prep\n    notebook: /data/datasets/nb.ipynb\n    outputDir: /data/datasets/runs\n",
+            kubeflow(&[])
+        ),
+        r#"
+error: job `nightly` belongs to perMember team `research`, which has no namespace of its own on the kubeflow target: each member has a Profile of their own
+  --> environments/test.yaml:43:11
+   |
+43 |     team: research
+   |           ^^^^^^^^
+   = help: give the job to a team without perMember
+"#,
+    );
+}
+
+#[test]
+fn kubeflow_refuses_a_custom_start_command() {
+    check(
+        &kubeflow(&[(
+            "  train: {image: registry.example.com/ml/train:2.0.0, start: docker-stacks}\n",
+            "  train:\n    image: registry.example.com/ml/train:2.0.0\n    command: [jupyter, lab, \"--port={{port}}\", \"--ServerApp.base_url={{baseUrl}}\", \"--ServerApp.root_dir={{home}}\"]\n",
+        )]),
+        r#"
+error: image `train` starts with a command of its own, which the kubeflow target cannot run: behind Kubeflow's gateway Jupyter must run without a token, and only nbgen's own start conventions say so
+  --> environments/test.yaml:12:5
+   |
+12 |     command: [jupyter, lab, "--port={{port}}", "--ServerApp.base_url={{baseUrl}}", "--ServerApp.root_dir={{home}}"]
+   |     ^^^^^^^
+   = help: use `start: kubeflow` (Kubeflow's notebook images) or `start: docker-stacks`, or the plain kubernetes target
+"#,
+    );
+}
+
+#[test]
+fn kubeflow_a_member_namespace_may_not_be_another_teams() {
+    check(
+        &kubeflow(&[(
+            "  training:\n",
+            "  research-alice:\n    members: [dora@example.com]\n    roles: [prep]\n  training:\n",
+        )]),
+        r#"
+error: member `alice@example.com` of team `research` and team `research-alice` would both be the Profile and namespace `research-alice`
+  --> environments/test.yaml:33:15
+   |
+33 |     members: [alice@example.com, bob@example.com]
+   |               ^^^^^^^^^^^^^^^^^
+   = help: a perMember team's members get <namespace of the team>-<part of the e-mail before @>: rename a team
+
+error: two uses of volume `datasets` would both be the PersistentVolume `test-research-alice-datasets`
+  --> environments/test.yaml:36:3
+   |
+36 |   research-alice:
+   |   ^^^^^^^^^^^^^^
+   = help: PersistentVolumes are named <environment>-<team>[-<member>]-<volume>, and the '-' in these names makes two alike: rename a team or a volume
+"#,
+    );
+}

@@ -5,7 +5,7 @@
 //! not render.
 
 use crate::model::names::{MANAGED_BY, NBGEN, PART_OF};
-use crate::model::{ArgoCd, Env};
+use crate::model::{ArgoCd, Env, Target};
 use crate::object::argocd::{
     AppProject, AppProjectSpec, Application, ApplicationSpec, Automated, Destination, Directory,
     GroupKind, IgnoreDifference, Source, SyncPolicy,
@@ -21,13 +21,14 @@ pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
 /// applies the next:
 ///
 /// 0. Namespaces, so that everything else has somewhere to go;
-/// 1. quotas (and LimitRanges) and admission policies, so that no pod starts before the limits
-///    that admit it;
-/// 2. RBAC, so that people can see their servers as soon as they exist;
+/// 1. quotas (and LimitRanges), Kubeflow Profiles (whose controller writes the quota) and
+///    admission policies, so that no pod starts before the limits that admit it;
+/// 2. RBAC and Istio AuthorizationPolicies, so that people can see their servers as soon as
+///    they exist;
 /// 3. network policies, so that no notebook pod ever runs without its default-deny;
 /// 4. PersistentVolumes, so that each shared claim finds its pre-bound volume;
 /// 5. ServiceAccounts and ConfigMaps the pods refer to;
-/// 6. claims, StatefulSets, Services, Jobs, CronJobs, and every kind not named above.
+/// 6. claims, StatefulSets, Services, Notebooks, Jobs, CronJobs, and every kind not named above.
 ///
 /// Claims go with the pods, not with the volumes: a home claim whose StorageClass binds on
 /// first use (`WaitForFirstConsumer`) stays Pending, which Argo CD counts as not yet healthy,
@@ -35,11 +36,14 @@ pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
 pub fn wave(kind: &str) -> i32 {
     match kind {
         "Namespace" => 0,
-        "ResourceQuota"
+        // After its namespace, which the profile controller then adopts; before the pods, as
+        // it writes the namespace's quota.
+        "Profile"
+        | "ResourceQuota"
         | "LimitRange"
         | "ValidatingAdmissionPolicy"
         | "ValidatingAdmissionPolicyBinding" => 1,
-        "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding" => 2,
+        "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding" | "AuthorizationPolicy" => 2,
         "NetworkPolicy" => 3,
         "PersistentVolume" => 4,
         "ServiceAccount" | "ConfigMap" => 5,
@@ -84,14 +88,17 @@ fn metadata(env: &Env, name: &str, namespace: &str) -> ObjectMeta {
 
 /// The environment's namespaces, sorted.
 fn namespaces(env: &Env) -> Vec<String> {
-    let set: BTreeSet<&str> = env.teams.iter().map(|t| t.namespace.as_str()).collect();
-    set.into_iter().map(str::to_owned).collect()
+    let set: BTreeSet<String> = env
+        .teams
+        .iter()
+        .flat_map(|t| t.namespaces(env.target))
+        .collect();
+    set.into_iter().collect()
 }
 
 fn project(env: &Env, argo: &ArgoCd, extras: &[Object]) -> AppProject {
-    let kinds: BTreeSet<Kind> = rendered_kinds()
+    let kinds: BTreeSet<Kind> = rendered_kinds(env.target)
         .into_iter()
-        .chain(super::target_kinds(env))
         .chain(extras.iter().map(Object::kind))
         .collect();
     let whitelist = |cluster: bool| -> Vec<GroupKind> {
@@ -125,6 +132,50 @@ fn project(env: &Env, argo: &ArgoCd, extras: &[Object]) -> AppProject {
     }
 }
 
+/// What others change on purpose and Argo CD must leave as the cluster has it. Ignoring a field
+/// and respecting that at sync (`RespectIgnoreDifferences=true`, Argo CD 2.3+; 2.11+ for
+/// argo-cd#17693's fix of how the patch is computed) leaves it to them.
+fn ignore_differences(target: Target) -> Vec<IgnoreDifference> {
+    match target {
+        // Kubeflow's web app stops and starts a server by annotating its Notebook
+        // (`kubeflow-resource-stopped`), and the notebook controller's culler records activity
+        // and stops idle servers the same way; neither may be undone by a sync. The StatefulSet
+        // is the controller's, not in out/.
+        Target::Kubeflow => vec![IgnoreDifference {
+            group: "kubeflow.org".to_owned(),
+            kind: "Notebook".to_owned(),
+            json_pointers: [
+                "kubeflow-resource-stopped",
+                "notebooks.kubeflow.org/last-activity",
+                "notebooks.kubeflow.org/last_activity_check_timestamp",
+            ]
+            .iter()
+            .map(|key| format!("/metadata/annotations/{}", key.replace('/', "~1")))
+            .collect(),
+            ..IgnoreDifference::default()
+        }],
+        // ODH's webhook adds its auth proxy (a container, volumes, mounts, variables) to a
+        // workbench's lists, which Argo CD counts as differences; the StatefulSet is the
+        // controller's, not in out/.
+        Target::OpenDataHub => vec![IgnoreDifference {
+            group: "kubeflow.org".to_owned(),
+            kind: "Notebook".to_owned(),
+            jq_path_expressions: super::openshift::workbench::ignored_by_argocd(),
+            ..IgnoreDifference::default()
+        }],
+        // Members stop and start their servers with the scale subresource (docs/security.md);
+        // self-heal would put `replicas: 1` back within seconds. Ignoring the field and
+        // respecting that at sync (Argo CD 2.3+; 2.11+ for argo-cd#17693's fix of how the patch
+        // is computed) leaves it to them; an admission policy keeps it at 0 or 1.
+        Target::Kubernetes | Target::OpenShift => vec![IgnoreDifference {
+            group: "apps".to_owned(),
+            kind: "StatefulSet".to_owned(),
+            json_pointers: vec!["/spec/replicas".to_owned()],
+            ..IgnoreDifference::default()
+        }],
+    }
+}
+
 fn application(env: &Env, argo: &ArgoCd) -> Application {
     Application {
         metadata: metadata(env, &argo.application, &argo.namespace),
@@ -145,18 +196,7 @@ fn application(env: &Env, argo: &ArgoCd) -> Application {
                 server: argo.destination.clone(),
                 namespace: namespaces(env).into_iter().next(),
             },
-            // Members stop and start their servers with the scale subresource (docs/security.md);
-            // self-heal would put `replicas: 1` back within seconds. Ignoring the field and
-            // respecting that at sync (Argo CD 2.3+; 2.11+ for argo-cd#17693's fix of how
-            // the patch is computed) leaves it to them; an admission policy keeps it at 0 or 1.
-            ignore_differences: std::iter::once(IgnoreDifference {
-                group: "apps".to_owned(),
-                kind: "StatefulSet".to_owned(),
-                json_pointers: vec!["/spec/replicas".to_owned()],
-                ..IgnoreDifference::default()
-            })
-            .chain(super::target_ignored_differences(env))
-            .collect(),
+            ignore_differences: ignore_differences(env.target),
             sync_policy: SyncPolicy {
                 automated: Automated {
                     prune: true,

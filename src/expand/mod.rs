@@ -1,4 +1,4 @@
-//! `model::Env` → objects, per target (`model::Target`; `kubernetes/` today), plus what every target
+//! `model::Env` → objects, per target (`model::Target`; `kubernetes/`, `kubeflow/`), plus what every target
 //! adds: user templates (`extras`) and Argo CD's objects and sync waves (`argocd`). Pure: no I/O,
 //! no clock; objects are built with typed structs (k8s-openapi), never text.
 //!
@@ -7,6 +7,7 @@
 
 pub mod argocd;
 pub mod extras;
+pub mod kubeflow;
 pub mod kubernetes;
 pub mod openshift;
 mod pod;
@@ -15,8 +16,7 @@ use crate::model::names::{
     COMPONENT, KEEP_DATA, MANAGED_BY, NBGEN, PART_OF, ROLE, SERVER, SYNC_OPTIONS, TEAM,
 };
 use crate::model::{Env, Server, Target, Team};
-use crate::object::argocd::IgnoreDifference;
-use crate::object::{self, Kind, Object};
+use crate::object::Object;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
@@ -28,45 +28,19 @@ use std::collections::BTreeMap;
 pub fn team_objects(env: &Env, team: &Team) -> Vec<Object> {
     match env.target {
         Target::Kubernetes => kubernetes::team_objects(env, team),
+        Target::Kubeflow => kubeflow::team_objects(env, team),
         Target::OpenShift => openshift::team_objects(env, team),
         Target::OpenDataHub => openshift::workbench::team_objects(env, team),
-        // Refused by validate until its folder lands.
-        Target::Kubeflow => Vec::new(),
     }
 }
 
-/// The objects of no one team (the admission policy).
+/// The objects of no one team (the plain target's admission policy, which keeps its
+/// StatefulSets at 0 or 1 replicas; on Kubeflow the notebook controller owns the StatefulSets).
 pub fn environment_objects(env: &Env) -> Vec<Object> {
     match env.target {
         Target::Kubernetes => kubernetes::admission::objects(env),
         Target::OpenShift | Target::OpenDataHub => openshift::environment_objects(env),
         Target::Kubeflow => Vec::new(),
-    }
-}
-
-/// What a target's platform writes into objects nbgen renders, for the Argo CD Application to
-/// ignore. OpenShift itself adds only fields git does not write (a Route's generated host, the
-/// namespace's SCC annotations, ServiceAccounts' pull secrets), which Argo CD never counts as a
-/// difference; the ODH controller's webhook adds to a Notebook's lists, which it does.
-pub fn target_ignored_differences(env: &Env) -> Vec<IgnoreDifference> {
-    match env.target {
-        Target::OpenDataHub => vec![IgnoreDifference {
-            group: <object::kubeflow::Notebook as k8s_openapi::Resource>::GROUP.to_owned(),
-            kind: "Notebook".to_owned(),
-            jq_path_expressions: openshift::workbench::ignored_by_argocd(),
-            ..IgnoreDifference::default()
-        }],
-        Target::Kubernetes | Target::Kubeflow | Target::OpenShift => Vec::new(),
-    }
-}
-
-/// The kinds a target renders beyond the Kubernetes ones every target may render
-/// (`object::rendered_kinds`): what its AppProject allows on top.
-pub fn target_kinds(env: &Env) -> Vec<Kind> {
-    match env.target {
-        Target::OpenShift => object::openshift_kinds(),
-        Target::OpenDataHub => object::opendatahub_kinds(),
-        Target::Kubernetes | Target::Kubeflow => Vec::new(),
     }
 }
 

@@ -326,12 +326,40 @@ pub enum VolumeBackend {
 pub struct Team {
     pub name: String,
     pub namespace: String,
+    /// Sorted.
     pub members: Vec<String>,
+    /// The first member as the spec lists them: who owns the team's Kubeflow Profile.
+    pub owner: Option<String>,
+    /// Each member gets servers of their own (and on the kubeflow target a Profile of their own).
+    pub per_member: bool,
     pub groups: Vec<String>,
     pub quota: Option<Quota>,
     /// Shared volumes this team's servers mount, with whether any of them writes.
     pub claims: Vec<Claim>,
     pub servers: Vec<Server>,
+}
+
+impl Team {
+    /// The namespaces the team's objects go to on `target`: its own; on the kubeflow target a
+    /// perMember team has none of its own, one Profile namespace per member instead.
+    pub fn namespaces(&self, target: Target) -> Vec<String> {
+        if target == Target::Kubeflow && self.per_member {
+            self.members
+                .iter()
+                .map(|m| names::member_namespace(&self.namespace, m))
+                .collect()
+        } else {
+            vec![self.namespace.clone()]
+        }
+    }
+
+    /// The namespace a server of this team runs in on `target`.
+    pub fn server_namespace(&self, target: Target, s: &Server) -> String {
+        match &s.member {
+            Some(m) if target == Target::Kubeflow => names::member_namespace(&self.namespace, m),
+            _ => self.namespace.clone(),
+        }
+    }
 }
 
 /// A team's ResourceQuota: as written in the spec, and what the spec leaves out derived from

@@ -44,10 +44,17 @@ pub fn namespace(prefix: &str, team: &str) -> String {
     format!("{prefix}{team}")
 }
 
-/// A member's own project in a perMember team on the `opendatahub` target:
-/// `<team namespace>-<member slug>` (a project can only be shared whole).
-pub fn member_project(team_namespace: &str, member: &str) -> String {
+/// A perMember team's member's own namespace on the kubeflow target (their Profile) and the
+/// opendatahub target (their project): `<team namespace>-<member slug>`. On both platforms the
+/// namespace is the unit of isolation: a Profile or a project is shared whole.
+pub fn member_namespace(team_namespace: &str, member: &str) -> String {
     format!("{team_namespace}-{}", slug(member))
+}
+
+/// On the kubeflow target, whose name a member's PersistentVolumes carry in place of the team's
+/// (`persistent_volume(env, <this>, volume)`): `<team>-<member slug>`.
+pub fn member_space(team: &str, member: &str) -> String {
+    format!("{team}-{}", slug(member))
 }
 
 /// A notebook server: `<role>` for the team, or `<role>-<member slug>` in a perMember team.
@@ -128,6 +135,25 @@ pub fn member_role(member: &str) -> String {
     format!("member-{}", slug(member))
 }
 
+/// The name Kubeflow's access management (KFAM, `getBindingName` in kubeflow/dashboard's
+/// bindings.go) gives a contributor's RoleBinding and AuthorizationPolicy: `User-<user>-ClusterRole-
+/// <role>` lower-cased, every run of characters outside [a-zA-Z0-9] one `-`. `role` is KFAM's
+/// short name, `edit` or `view`. KFAM finds a contributor's binding by this name to remove it.
+pub fn kfam_binding(user: &str, role: &str) -> String {
+    let dashed = |s: &str| {
+        let mut out = String::new();
+        for c in s.chars() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c);
+            } else if !out.ends_with('-') {
+                out.push('-');
+            }
+        }
+        out
+    };
+    dashed(&format!("User-{}-ClusterRole-{role}", dashed(user)).to_lowercase())
+}
+
 /// The environment's ValidatingAdmissionPolicy and its binding: `nbgen-<env>-notebook-replicas`.
 pub fn admission_policy(env: &str) -> String {
     format!("nbgen-{env}-notebook-replicas")
@@ -157,5 +183,24 @@ mod tests {
         assert_eq!(pod_volume("datasets"), "data-datasets");
         assert_eq!(persistent_volume("prod", "a", "b"), "prod-a-b");
         assert_eq!(member_role("Alice@x"), "member-alice");
+        assert_eq!(
+            member_namespace("kf-ml", "Ana.Lima@x.org"),
+            "kf-ml-ana-lima"
+        );
+    }
+
+    /// As KFAM names them (kubeflow/dashboard bindings.go; the Python harness has the same rule).
+    #[test]
+    fn kfam_binding_names() {
+        assert_eq!(
+            kfam_binding("ana@example.com", "edit"),
+            "user-ana-example-com-clusterrole-edit"
+        );
+        assert_eq!(
+            kfam_binding("Bo_B+x@Ex.io", "view"),
+            "user-bo-b-x-ex-io-clusterrole-view"
+        );
+        // A trailing run stays one `-`, as Go's ReplaceAllString leaves it.
+        assert_eq!(kfam_binding("a..", "edit"), "user-a-clusterrole-edit");
     }
 }

@@ -105,6 +105,25 @@ pub fn server_command(start: &Start, base_url: &str) -> CommandLine {
     }
 }
 
+/// The flag that turns Jupyter's own token off. Only nbgen writes it, and only on a target whose
+/// gateway authenticates every request before it reaches the server (Kubeflow's: docs/kubeflow.md);
+/// a spec's command may never carry it (`forbidden`).
+pub const NO_TOKEN: &str = "--IdentityProvider.token=";
+
+/// The command line of a notebook server behind a gateway that authenticates (Kubeflow's): the
+/// convention's own, with Jupyter's token turned off, as Kubeflow's images run it. `None` for a
+/// custom command, which cannot say so (the kubeflow target's validation refuses it).
+pub fn gateway_command(start: &Start, base_url: &str) -> Option<CommandLine> {
+    let mut line = server_command(start, base_url);
+    let flags = match start {
+        Start::Family(Family::DockerStacks) => line.args.as_mut(),
+        Start::Family(Family::Kubeflow) => line.command.as_mut(),
+        Start::Custom { .. } => return None,
+    };
+    flags?.push(NO_TOKEN.to_owned());
+    Some(line)
+}
+
 /// The context of a custom command's templates.
 pub fn values(base_url: &str) -> Value {
     json!({"baseUrl": base_url, "port": NOTEBOOK_PORT, "home": HOME})
@@ -211,6 +230,33 @@ mod tests {
                 "/home/jovyan"
             ]
         );
+    }
+
+    #[test]
+    fn behind_a_gateway_the_token_is_off_and_only_there() {
+        let base = "/notebook/t/s/";
+        for family in [Family::DockerStacks, Family::Kubeflow] {
+            let start = Start::Family(family);
+            let plain = server_command(&start, base);
+            let gw = gateway_command(&start, base).unwrap();
+            let all = |l: &CommandLine| {
+                [l.command.clone(), l.args.clone()]
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .collect::<Vec<_>>()
+            };
+            assert!(!all(&plain).iter().any(|a| a == NO_TOKEN));
+            let mut expected = all(&plain);
+            expected.push(NO_TOKEN.to_owned());
+            assert_eq!(all(&gw), expected);
+        }
+        let custom = Start::Custom {
+            command: vec!["jupyter".into()],
+            args: vec![],
+        };
+        assert_eq!(gateway_command(&custom, base), None);
+        assert!(forbidden(NO_TOKEN).is_some());
     }
 
     #[test]

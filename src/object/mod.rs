@@ -4,6 +4,7 @@ pub mod argocd;
 pub mod kubeflow;
 pub mod openshift;
 
+use crate::model::Target;
 use argocd::{AppProject, Application};
 use k8s_openapi::api::admissionregistration::v1::{
     ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
@@ -236,22 +237,46 @@ macro_rules! kinds {
     };
 }
 
-/// Every kind nbgen itself renders into a cluster (Argo CD's own objects and user templates'
-/// aside), whether or not this environment uses it: what the environment's AppProject allows,
-/// so that adding a team's first job does not need a new AppProject. A target's own kinds
-/// (OpenShift's Route) come on top: `expand::target_kinds`.
-pub fn rendered_kinds() -> Vec<Kind> {
-    kubernetes_kinds!(kinds)
-}
-
-/// The kinds only the `openshift` target renders.
-pub fn openshift_kinds() -> Vec<Kind> {
-    kinds!(Route)
-}
-
-/// The kinds only the `opendatahub` target renders (workbenches).
-pub fn opendatahub_kinds() -> Vec<Kind> {
-    kinds!(Notebook)
+/// Every kind nbgen itself renders into a cluster for `target` (Argo CD's own objects and user
+/// templates' aside), whether or not this environment uses it: what the environment's AppProject
+/// allows — exactly these, so that adding a team's first job does not need a new AppProject and
+/// a target never lets Argo CD deploy a kind it has no use for.
+pub fn rendered_kinds(target: Target) -> Vec<Kind> {
+    match target {
+        Target::Kubernetes => kubernetes_kinds!(kinds),
+        // No quota, Role, StatefulSet, Service or admission policy of nbgen's: the Profile's
+        // controller writes the quota, Kubeflow's ClusterRoles are bound, the notebook
+        // controller makes the StatefulSet and Service.
+        Target::Kubeflow => kinds!(
+            Namespace,
+            Profile,
+            RoleBinding,
+            AuthorizationPolicy,
+            NetworkPolicy,
+            ServiceAccount,
+            PersistentVolume,
+            PersistentVolumeClaim,
+            Notebook,
+            ConfigMap,
+            Job,
+            CronJob
+        ),
+        // A Route per server on top of the plain kinds.
+        Target::OpenShift => kubernetes_kinds!(kinds, Route),
+        // Workbenches: the ODH controller makes each one's StatefulSet, Service, route,
+        // ServiceAccount and its NetworkPolicies; jobs are refused on this target.
+        Target::OpenDataHub => kinds!(
+            Namespace,
+            ResourceQuota,
+            RoleBinding,
+            NetworkPolicy,
+            PersistentVolume,
+            PersistentVolumeClaim,
+            Notebook,
+            ValidatingAdmissionPolicy,
+            ValidatingAdmissionPolicyBinding
+        ),
+    }
 }
 
 impl Object {

@@ -1,10 +1,11 @@
-//! The environment as a picture: teams (subgraphs) with their servers and notebook jobs, the
+//! The environment as a picture: teams (subgraphs; on Kubeflow named with their Profiles) with
+//! their servers (on Kubeflow, Notebooks) and notebook jobs, the
 //! shared volumes each reads (ro) or writes (rw), the GPU pool each draws on; as Mermaid or
 //! Graphviz DOT.
 //! Pure: Env → text. Node ids are positional (`t0s1`), never derived from names, so no name can
 //! break the syntax; every label is escaped.
 
-use crate::model::{Env, GpuUse, VolumeBackend};
+use crate::model::{Env, GpuUse, Target, VolumeBackend};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -82,8 +83,14 @@ fn picture(env: &Env) -> Picture {
         let mut servers = Vec::new();
         for (si, s) in team.servers.iter().enumerate() {
             let id = format!("t{ti}s{si}");
+            // On Kubeflow a server is a Notebook object, in its member's Profile in a perMember team.
+            let kind = if env.target == Target::Kubeflow {
+                "Notebook "
+            } else {
+                ""
+            };
             let mut label = format!(
-                "{}\n{} · {} CPU · {}",
+                "{kind}{}\n{} · {} CPU · {}",
                 s.name, s.role, s.cpu.text, s.memory.text
             );
             if let Some(member) = &s.member {
@@ -111,7 +118,11 @@ fn picture(env: &Env) -> Picture {
                 job: true,
             });
         }
-        let title = if team.namespace == team.name {
+        let title = if env.target == Target::Kubeflow {
+            let profiles = team.namespaces(env.target);
+            let plural = if profiles.len() == 1 { "" } else { "s" };
+            format!("{} (Profile{plural} {})", team.name, profiles.join(", "))
+        } else if team.namespace == team.name {
             team.name.clone()
         } else {
             format!("{} (namespace {})", team.name, team.namespace)

@@ -255,8 +255,9 @@ pub fn assess(old: &Snapshot, new: &Snapshot, pools: &BTreeMap<String, GpuPool>)
 
 /// The kinds of an unchanged object that `assess_with` needs to see: Services (the NodePorts
 /// they hold) and workloads (the resources they ask for).
-pub const SAME_KINDS: [&str; 8] = [
+pub const SAME_KINDS: [&str; 9] = [
     "Service",
+    "Notebook",
     "Pod",
     "Deployment",
     "StatefulSet",
@@ -318,7 +319,7 @@ pub fn assess_with(
             continue;
         }
         match id.kind.as_str() {
-            "PersistentVolume" | "PersistentVolumeClaim" | "Namespace" => {
+            "PersistentVolume" | "PersistentVolumeClaim" | "Namespace" | "Profile" => {
                 data(id, o, n, &mut risks.data);
             }
             "Role" | "ClusterRole" => rules(id, o, n, &mut risks.rbac),
@@ -376,6 +377,9 @@ fn data(id: &ObjectId, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<D
         let what_happens = match id.kind.as_str() {
             "Namespace" => {
                 "deleting a namespace deletes every volume claim and home directory in it"
+            }
+            "Profile" => {
+                "deleting a Kubeflow Profile deletes the namespace its controller made for it, with every volume claim and home directory in it"
             }
             "PersistentVolumeClaim" => {
                 "servers lose this volume; deleting the claim can delete its data"
@@ -678,7 +682,7 @@ fn pod_spec<'v>(kind: &str, v: &'v Value) -> Option<&'v Value> {
     match kind {
         "Pod" => v.get("spec"),
         "CronJob" => v.pointer("/spec/jobTemplate/spec/template/spec"),
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "Notebook" => {
             v.pointer("/spec/template/spec")
         }
         _ => None,
@@ -725,7 +729,7 @@ fn images(id: &ObjectId, old: &Value, new: &Value, out: &mut Vec<ImageChange>) {
 fn starts(id: &ObjectId, old: &Value, new: &Value, out: &mut Vec<StartChange>) {
     if !matches!(
         id.kind.as_str(),
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Pod"
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Pod" | "Notebook"
     ) {
         return;
     }
@@ -980,6 +984,16 @@ mod tests {
         assert_eq!(
             r.data[0].message(),
             "mlops PersistentVolumeClaim/models (100Gi) removed: servers lose this volume; deleting the claim can delete its data; Argo CD will not prune it (Prune=false): delete it by hand once the data is safe"
+        );
+    }
+
+    #[test]
+    fn a_removed_kubeflow_profile_is_data_at_risk() {
+        const PROFILE: &str = "apiVersion: kubeflow.org/v1\nkind: Profile\nmetadata: {name: kf-vision, annotations: {argocd.argoproj.io/sync-options: 'Prune=false,Delete=false'}}\nspec: {owner: {kind: User, name: carol@example.com}}\n";
+        let r = assess(&snap(&[("p.yaml", PROFILE)]), &snap(&[]), &BTreeMap::new());
+        assert_eq!(
+            r.data[0].message(),
+            "Profile/kf-vision removed: deleting a Kubeflow Profile deletes the namespace its controller made for it, with every volume claim and home directory in it; Argo CD will not prune it (Prune=false): delete it by hand once the data is safe"
         );
     }
 

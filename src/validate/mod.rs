@@ -23,6 +23,7 @@ mod gpu;
 mod images;
 mod integers;
 mod jobs;
+mod kubeflow;
 mod network;
 mod openshift;
 mod ports;
@@ -230,21 +231,26 @@ impl Cx<'_> {
         if !self.diags.iter().any(Diagnostic::is_error) {
             self.warn_unused(raw, &teams, &jobs);
         }
-        let target = self.target(raw);
+        let target = self.target(raw, &teams, &jobs);
         let network = self.network(&raw.cluster.network, target);
-        if openshift::is_openshift(target) {
-            self.openshift(raw, target);
-        }
         let node_ports = node_ports?;
         if network.node_ports() {
             self.assign_ports(raw, &roles, node_ports, &mut teams, previous_ports);
         } else if openshift::is_openshift(target) {
             // Pins were reported by `openshift` with the target's reason.
         } else if let Some((team, _)) = raw.teams.iter().find(|(_, t)| !t.node_ports.is_empty()) {
+            let help = match target {
+                Target::Kubernetes => {
+                    "NodePort exposure is a choice: declare cluster.network.nodePort.clientCIDRs (who may connect), or remove the pins"
+                }
+                _ => {
+                    "remove the pins: this target routes every server through the platform's gateway"
+                }
+            };
             self.error_at_key(
                 &ptr(&["teams", team, "nodePorts"]),
                 format!("team `{team}` pins NodePorts, but the environment exposes no NodePorts"),
-                "NodePort exposure is a choice: declare cluster.network.nodePort.clientCIDRs (who may connect), or remove the pins",
+                help,
             );
         }
         Some(Env {

@@ -152,6 +152,7 @@ impl Cx<'_> {
                 &team_jobs,
                 claims.len(),
             );
+            let owner = t.members.first().cloned();
             let mut members = t.members.clone();
             members.sort();
             let mut groups = t.groups.clone();
@@ -160,6 +161,8 @@ impl Cx<'_> {
                 name: name.clone(),
                 namespace,
                 members,
+                owner,
+                per_member: t.per_member,
                 groups,
                 quota,
                 claims: claims

@@ -1,7 +1,7 @@
 //! The plain Kubernetes target: Env → k8s-openapi objects, team by team. Pure: no I/O.
 
 pub(crate) mod admission;
-mod job;
+pub(crate) mod job;
 pub(crate) mod server;
 pub(crate) mod storage;
 pub(crate) mod team;

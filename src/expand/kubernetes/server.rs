@@ -27,8 +27,8 @@ use std::collections::BTreeMap;
 
 pub fn objects(env: &Env, team: &Team, s: &Server) -> Vec<Object> {
     vec![
-        Object::from(service_account(env, team, s)),
-        Object::from(home_claim(env, team, s)),
+        Object::from(service_account(env, team, &team.namespace, s)),
+        Object::from(home_claim(env, team, &team.namespace, s)),
         Object::from(stateful_set(env, team, s)),
         Object::from(service(env, team, s)),
     ]
@@ -38,19 +38,21 @@ fn server_meta(env: &Env, team: &Team, s: &Server) -> ObjectMeta {
     meta(&s.name, Some(&team.namespace), server_labels(env, team, s))
 }
 
-fn service_account(env: &Env, team: &Team, s: &Server) -> ServiceAccount {
+/// The server's own ServiceAccount, in `namespace`: no token mounted, no rights.
+pub fn service_account(env: &Env, team: &Team, namespace: &str, s: &Server) -> ServiceAccount {
     ServiceAccount {
-        metadata: server_meta(env, team, s),
+        metadata: meta(&s.name, Some(namespace), server_labels(env, team, s)),
         automount_service_account_token: Some(false),
         ..ServiceAccount::default()
     }
 }
 
-fn home_claim(env: &Env, team: &Team, s: &Server) -> PersistentVolumeClaim {
+/// The server's home claim `<server>-home`, in `namespace`: data, never pruned.
+pub fn home_claim(env: &Env, team: &Team, namespace: &str, s: &Server) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
         metadata: data_meta(
             &names::home_claim(&s.name),
-            Some(&team.namespace),
+            Some(namespace),
             server_labels(env, team, s),
         ),
         spec: Some(PersistentVolumeClaimSpec {
@@ -105,22 +107,26 @@ fn stateful_set(env: &Env, team: &Team, s: &Server) -> StatefulSet {
 }
 
 fn pod_spec(env: &Env, team: &Team, s: &Server) -> PodSpec {
-    let home = Volume {
+    pod::pod_spec(
+        env,
+        &Workload::from(s),
+        &s.name,
+        home_volume(s),
+        Vec::new(),
+        container(team, s),
+    )
+}
+
+/// The pod volume `home`: the server's home claim.
+pub fn home_volume(s: &Server) -> Volume {
+    Volume {
         name: "home".to_owned(),
         persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
             claim_name: names::home_claim(&s.name),
             read_only: None,
         }),
         ..Volume::default()
-    };
-    pod::pod_spec(
-        env,
-        &Workload::from(s),
-        &s.name,
-        home,
-        Vec::new(),
-        container(team, s),
-    )
+    }
 }
 
 fn container(team: &Team, s: &Server) -> Container {

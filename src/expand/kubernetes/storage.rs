@@ -13,21 +13,43 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use std::collections::BTreeMap;
 
 pub fn objects(env: &Env, team: &Team) -> Vec<Object> {
+    objects_in(env, team, &Place::team(team))
+}
+
+/// Where a team's claims go: a namespace, and whose name its PersistentVolumes carry
+/// (`<env>-<owner>-<volume>`). The team's namespace and name here; a member's own namespace and
+/// `<team>-<member slug>` on the kubeflow target.
+pub struct Place {
+    pub namespace: String,
+    pub owner: String,
+}
+
+impl Place {
+    pub fn team(team: &Team) -> Self {
+        Place {
+            namespace: team.namespace.clone(),
+            owner: team.name.clone(),
+        }
+    }
+}
+
+/// The team's claims (and NFS volumes' PersistentVolumes) at `place`.
+pub fn objects_in(env: &Env, team: &Team, place: &Place) -> Vec<Object> {
     let mut out = Vec::new();
     for claim in &team.claims {
         let volume = &env.volumes[&claim.volume];
         if let VolumeBackend::Nfs { server, path } = &volume.backend {
             out.push(Object::from(persistent_volume(
-                env, team, claim, volume, server, path,
+                env, team, place, claim, volume, server, path,
             )));
         }
-        out.push(Object::from(shared_claim(env, team, claim, volume)));
+        out.push(Object::from(shared_claim(env, team, place, claim, volume)));
     }
     out
 }
 
-fn pv_name(env: &Env, team: &Team, volume: &str) -> String {
-    names::persistent_volume(&env.name, &team.name, volume)
+fn pv_name(env: &Env, place: &Place, volume: &str) -> String {
+    names::persistent_volume(&env.name, &place.owner, volume)
 }
 
 fn access_mode(claim: &Claim) -> Vec<String> {
@@ -50,6 +72,7 @@ fn volume_labels(env: &Env, team: &Team, volume: &str) -> BTreeMap<String, Strin
 fn persistent_volume(
     env: &Env,
     team: &Team,
+    place: &Place,
     claim: &Claim,
     volume: &Volume,
     server: &str,
@@ -57,7 +80,7 @@ fn persistent_volume(
 ) -> PersistentVolume {
     PersistentVolume {
         metadata: data_meta(
-            &pv_name(env, team, &volume.name),
+            &pv_name(env, place, &volume.name),
             None,
             volume_labels(env, team, &volume.name),
         ),
@@ -70,7 +93,7 @@ fn persistent_volume(
             claim_ref: Some(ObjectReference {
                 api_version: Some("v1".to_owned()),
                 kind: Some("PersistentVolumeClaim".to_owned()),
-                namespace: Some(team.namespace.clone()),
+                namespace: Some(place.namespace.clone()),
                 name: Some(volume.name.clone()),
                 ..ObjectReference::default()
             }),
@@ -89,15 +112,21 @@ fn persistent_volume(
     }
 }
 
-fn shared_claim(env: &Env, team: &Team, claim: &Claim, volume: &Volume) -> PersistentVolumeClaim {
+fn shared_claim(
+    env: &Env,
+    team: &Team,
+    place: &Place,
+    claim: &Claim,
+    volume: &Volume,
+) -> PersistentVolumeClaim {
     let (class, volume_name) = match &volume.backend {
-        VolumeBackend::Nfs { .. } => (String::new(), Some(pv_name(env, team, &volume.name))),
+        VolumeBackend::Nfs { .. } => (String::new(), Some(pv_name(env, place, &volume.name))),
         VolumeBackend::StorageClass(class) => (class.clone(), None),
     };
     PersistentVolumeClaim {
         metadata: data_meta(
             &volume.name,
-            Some(&team.namespace),
+            Some(&place.namespace),
             volume_labels(env, team, &volume.name),
         ),
         spec: Some(PersistentVolumeClaimSpec {

@@ -6,7 +6,7 @@
 use crate::expand::{data_meta, labels, meta};
 use crate::model::names::{self, COMPONENT, USER_ROLE, VIEWER_ROLE};
 use crate::model::start::NOTEBOOK_PORT;
-use crate::model::{Cidr, EgressTo, Env, Job, Peer, Server, Team, metadata_addresses};
+use crate::model::{Cidr, EgressTo, Env, Job, Peer, Quota, Server, Team, metadata_addresses};
 use crate::object::Object;
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, ResourceQuotaSpec};
 use k8s_openapi::api::networking::v1::{
@@ -35,7 +35,18 @@ pub fn objects(env: &Env, team: &Team) -> Vec<Object> {
 
 fn namespace(env: &Env, team: &Team) -> Object {
     let mut l = labels(env, team);
+    l.extend(pod_security(env));
+    Object::from(Namespace {
+        metadata: data_meta(&team.namespace, None, l),
+        ..Namespace::default()
+    })
+}
+
+/// The namespace labels that enforce (and audit, and warn about) the restricted Pod Security
+/// Standard, at the cluster's version.
+pub(crate) fn pod_security(env: &Env) -> BTreeMap<String, String> {
     let version = format!("v{}", env.kubernetes_version);
+    let mut l = BTreeMap::new();
     for mode in ["enforce", "audit", "warn"] {
         l.insert(
             format!("pod-security.kubernetes.io/{mode}"),
@@ -46,14 +57,23 @@ fn namespace(env: &Env, team: &Team) -> Object {
             version.clone(),
         );
     }
-    Object::from(Namespace {
-        metadata: data_meta(&team.namespace, None, l),
-        ..Namespace::default()
-    })
+    l
 }
 
 pub(crate) fn quota(env: &Env, team: &Team) -> Option<ResourceQuota> {
-    let q = team.quota.as_ref()?;
+    let hard = quota_hard(team.quota.as_ref()?);
+    Some(ResourceQuota {
+        metadata: meta("notebooks", Some(&team.namespace), labels(env, team)),
+        spec: Some(ResourceQuotaSpec {
+            hard: Some(hard),
+            ..ResourceQuotaSpec::default()
+        }),
+        ..ResourceQuota::default()
+    })
+}
+
+/// A team's quota as a ResourceQuota's `hard` limits.
+pub(crate) fn quota_hard(q: &Quota) -> BTreeMap<String, Quantity> {
     let mut hard = BTreeMap::new();
     if let Some(cpu) = &q.cpu {
         hard.insert("cpu".to_owned(), Quantity(cpu.text.clone()));
@@ -69,14 +89,7 @@ pub(crate) fn quota(env: &Env, team: &Team) -> Option<ResourceQuota> {
         "persistentvolumeclaims".to_owned(),
         Quantity(q.claims.to_string()),
     );
-    Some(ResourceQuota {
-        metadata: meta("notebooks", Some(&team.namespace), labels(env, team)),
-        spec: Some(ResourceQuotaSpec {
-            hard: Some(hard),
-            ..ResourceQuotaSpec::default()
-        }),
-        ..ResourceQuota::default()
-    })
+    hard
 }
 
 fn rule(
@@ -206,7 +219,7 @@ fn role(env: &Env, team: &Team, name: &str, rules: Vec<PolicyRule>) -> Role {
     }
 }
 
-fn subject(kind: &str, name: &str) -> Subject {
+pub(crate) fn subject(kind: &str, name: &str) -> Subject {
     Subject {
         api_group: Some("rbac.authorization.k8s.io".to_owned()),
         kind: kind.to_owned(),
@@ -227,14 +240,20 @@ fn binding(env: &Env, team: &Team, role: &str, subjects: Vec<Subject>) -> Option
     })
 }
 
-fn policy(env: &Env, team: &Team, name: &str, spec: NetworkPolicySpec) -> NetworkPolicy {
+pub(crate) fn policy(
+    env: &Env,
+    team: &Team,
+    namespace: &str,
+    name: &str,
+    spec: NetworkPolicySpec,
+) -> NetworkPolicy {
     NetworkPolicy {
-        metadata: meta(name, Some(&team.namespace), labels(env, team)),
+        metadata: meta(name, Some(namespace), labels(env, team)),
         spec: Some(spec),
     }
 }
 
-fn tcp(port: i32) -> NetworkPolicyPort {
+pub(crate) fn tcp(port: i32) -> NetworkPolicyPort {
     NetworkPolicyPort {
         protocol: Some("TCP".to_owned()),
         port: Some(IntOrString::Int(port)),
@@ -242,14 +261,14 @@ fn tcp(port: i32) -> NetworkPolicyPort {
     }
 }
 
-fn selector(labels: &BTreeMap<String, String>) -> LabelSelector {
+pub(crate) fn selector(labels: &BTreeMap<String, String>) -> LabelSelector {
     LabelSelector {
         match_labels: (!labels.is_empty()).then(|| labels.clone()),
         ..LabelSelector::default()
     }
 }
 
-fn pods_of(peer: &Peer) -> NetworkPolicyPeer {
+pub(crate) fn pods_of(peer: &Peer) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
         namespace_selector: Some(selector(&BTreeMap::from([(
             NAMESPACE_NAME.to_owned(),
@@ -285,13 +304,44 @@ fn block_except(cidr: &Cidr, cut: &[Cidr]) -> NetworkPolicyPeer {
 
 /// Closed by default: deny every pod's ingress and egress; then DNS where the cluster runs it;
 /// the notebook port from the sources the spec declares (the ingress controller, NodePort
-/// clients) and the platform's router (OpenShift's); and the egress destinations it declares — never the cloud metadata addresses.
+/// clients) and the platform's router (OpenShift's); and the egress destinations it declares —
+/// never the cloud metadata addresses.
 pub(crate) fn network_policies(env: &Env, team: &Team) -> Vec<NetworkPolicy> {
+    let net = &env.network;
+    let mut sources: Vec<NetworkPolicyPeer> = net.ingress_controller.iter().map(pods_of).collect();
+    for labels in &net.router_namespaces {
+        sources.push(NetworkPolicyPeer {
+            namespace_selector: Some(selector(labels)),
+            ..NetworkPolicyPeer::default()
+        });
+    }
+    for cidr in net.node_port_clients.iter().flatten() {
+        sources.push(block(cidr, Vec::new()));
+    }
+    closed(
+        env,
+        team,
+        &team.namespace,
+        sources,
+        !team.servers.is_empty(),
+    )
+}
+
+/// The policies of one namespace: default-deny, DNS, the notebook port from `sources` (when
+/// `servers` run there), the declared egress.
+pub(crate) fn closed(
+    env: &Env,
+    team: &Team,
+    namespace: &str,
+    sources: Vec<NetworkPolicyPeer>,
+    servers: bool,
+) -> Vec<NetworkPolicy> {
     let net = &env.network;
     let mut out = vec![
         policy(
             env,
             team,
+            namespace,
             "default-deny",
             NetworkPolicySpec {
                 pod_selector: Some(LabelSelector::default()),
@@ -302,6 +352,7 @@ pub(crate) fn network_policies(env: &Env, team: &Team) -> Vec<NetworkPolicy> {
         policy(
             env,
             team,
+            namespace,
             "allow-dns",
             NetworkPolicySpec {
                 pod_selector: Some(LabelSelector::default()),
@@ -323,20 +374,11 @@ pub(crate) fn network_policies(env: &Env, team: &Team) -> Vec<NetworkPolicy> {
             },
         ),
     ];
-    let mut sources: Vec<NetworkPolicyPeer> = net.ingress_controller.iter().map(pods_of).collect();
-    for labels in &net.router_namespaces {
-        sources.push(NetworkPolicyPeer {
-            namespace_selector: Some(selector(labels)),
-            ..NetworkPolicyPeer::default()
-        });
-    }
-    for cidr in net.node_port_clients.iter().flatten() {
-        sources.push(block(cidr, Vec::new()));
-    }
-    if !sources.is_empty() && !team.servers.is_empty() {
+    if !sources.is_empty() && servers {
         out.push(policy(
             env,
             team,
+            namespace,
             "allow-notebook-http",
             NetworkPolicySpec {
                 pod_selector: Some(selector(&BTreeMap::from([(
@@ -379,6 +421,7 @@ pub(crate) fn network_policies(env: &Env, team: &Team) -> Vec<NetworkPolicy> {
         out.push(policy(
             env,
             team,
+            namespace,
             "allow-egress",
             NetworkPolicySpec {
                 pod_selector: Some(LabelSelector::default()),

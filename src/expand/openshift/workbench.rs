@@ -1,7 +1,7 @@
 //! The `opendatahub` target (docs/openshift.md): Open Data Hub / OpenShift AI workbenches. Pure.
 //!
 //! Each team is a data science project (a Namespace the ODH dashboard lists), or, in a perMember
-//! team, each member is one: `<prefix><team>-<slug>` (`names::member_project`), since sharing a
+//! team, each member is one: `<prefix><team>-<slug>` (`names::member_namespace`), since sharing a
 //! project binds `edit` or `admin` on all of it and RBAC cannot keep one member out of another's
 //! workbench inside one project. Each server is a workbench: a kubeflow.org/v1 Notebook with the
 //! labels and annotations the dashboard and odh-notebook-controller read, and its home claim.
@@ -53,7 +53,7 @@ fn projects(team: &Team) -> Vec<Project> {
         .iter()
         .map(|m| {
             let mut t = team.clone();
-            t.namespace = names::member_project(&team.namespace, m);
+            t.namespace = names::member_namespace(&team.namespace, m);
             t.members = vec![m.clone()];
             t.groups = Vec::new();
             t.servers.retain(|s| s.member.as_ref() == Some(m));

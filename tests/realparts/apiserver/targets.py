@@ -1,9 +1,8 @@
 """The Kubeflow and OpenShift (Open Data Hub workbench) targets: detection, platform stand-ins,
 and the access model (README.md, "The Kubeflow and ODH targets").
 
-Detection (`mode`): the spec's `target` when it says so (`target: kubeflow`, `target: {kubeflow:
-...}`, `target: {openshift: {mode: workbench}}`; the key is not decided, so these are guesses),
-else the rendered kinds: a kubeflow.org Profile -> "kubeflow"; kubeflow.org Notebooks and a
+Detection (`mode`): the spec's `cluster.target` when it says so (`kubeflow`; `opendatahub`, the
+Open Data Hub workbench mode), else the rendered kinds: a kubeflow.org Profile -> "kubeflow"; kubeflow.org Notebooks and a
 Namespace labelled opendatahub.io/dashboard: "true" -> "odh"; else None (the plain model).
 
 Model (from the spec alone, never from the rendered RBAC): one namespace ("space") per team,

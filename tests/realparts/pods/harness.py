@@ -10,6 +10,7 @@ import argparse
 import fcntl
 import ast
 import base64
+import copy
 import concurrent.futures
 import fnmatch
 import hashlib
@@ -46,7 +47,9 @@ NFS_EXPORT_UID = 1000
 NFS_EXPORT_GID = 100
 NFS_EXPORT_MODE = 0o2775
 
-SERVER_KINDS = ("StatefulSet", "Deployment")
+SERVER_KINDS = ("StatefulSet", "Deployment", "Notebook")
+# A kubeflow.org Notebook is run as kubeflow/notebooks' controller runs it (notebook_pod_template):
+# a StatefulSet of one pod, behind Kubeflow's Istio gateway, which authenticates every request.
 JOB_KINDS = ("Job", "CronJob")
 SERVER_TIMEOUT = 120      # seconds a server gets to answer its startup probe (harness bound)
 JOB_TIMEOUT = 240         # seconds a job pod gets to finish (harness bound)
@@ -123,8 +126,41 @@ class Tree:
                 yield o
 
 
+def is_notebook(obj):
+    return obj["kind"] == "Notebook" and str(obj.get("apiVersion", "")).startswith("kubeflow.org/")
+
+
+def notebook_pod_template(obj):
+    """The pod template kubeflow/notebooks' notebook-controller makes of a Notebook
+    (generateStatefulSet in controllers/notebook_controller.go): the Notebook's labels, and its
+    annotations but those with `notebook` or `kubectl` in the key; the first container's
+    workingDir (default /home/jovyan), ports (default 8888 `notebook-port`) and NB_PREFIX
+    (/notebook/<namespace>/<name>, added when absent); fsGroup 100 when no securityContext."""
+    md = obj.get("metadata") or {}
+    spec = copy.deepcopy(((obj.get("spec") or {}).get("template") or {}).get("spec") or {})
+    labels = dict(md.get("labels") or {})
+    labels.update({"statefulset": md.get("name"), "notebook-name": md.get("name")})
+    annotations = {k: v for k, v in (md.get("annotations") or {}).items()
+                   if "notebook" not in k and "kubectl" not in k}
+    containers = spec.get("containers") or []
+    if not containers:
+        raise HarnessError("Notebook %s has no container" % md.get("name"))
+    c = containers[0]
+    c.setdefault("workingDir", "/home/jovyan")
+    if c.get("ports") is None:
+        c["ports"] = [{"containerPort": 8888, "name": "notebook-port", "protocol": "TCP"}]
+    env = c.setdefault("env", [])
+    if not any(e.get("name") == "NB_PREFIX" for e in env):
+        env.append({"name": "NB_PREFIX", "value": "/notebook/%s/%s" % (md.get("namespace"), md.get("name"))})
+    if spec.get("securityContext") is None:
+        spec["securityContext"] = {"fsGroup": 100}
+    return {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}
+
+
 def pod_template(obj):
     k = obj["kind"]
+    if is_notebook(obj):
+        return notebook_pod_template(obj)
     if k in ("StatefulSet", "Deployment", "Job"):
         return obj["spec"]["template"]
     if k == "CronJob":
@@ -139,7 +175,7 @@ def rand_suffix(n):
 def pod_name(obj):
     name = obj["metadata"]["name"]
     k = obj["kind"]
-    if k == "StatefulSet":
+    if k == "StatefulSet" or k == "Notebook":   # a Notebook's StatefulSet is named after it
         return name + "-0"
     if k == "Deployment":
         return "%s-%s-%s" % (name, rand_suffix(10), rand_suffix(5))
@@ -917,9 +953,9 @@ def build_wheel(dest_dir, version, run_id):
 
 
 class Kernel:
-    def __init__(self, base_url, token, timeout=KERNEL_TIMEOUT):
+    def __init__(self, base_url, auth, timeout=KERNEL_TIMEOUT):
         self.base = base_url
-        self.h = {"Authorization": "token " + token}
+        self.h = dict(auth)
         self.timeout = timeout
 
     def start(self):
@@ -928,7 +964,7 @@ class Kernel:
             raise HarnessError("POST api/kernels -> %s %s" % (r.status_code, r.text[:200]))
         self.id = r.json()["id"]
         ws_url = self.base.replace("http://", "ws://").replace("https://", "wss://") + "api/kernels/%s/channels" % self.id
-        self.ws = websocket.create_connection(ws_url, header=["Authorization: " + self.h["Authorization"]],
+        self.ws = websocket.create_connection(ws_url, header=["%s: %s" % kv for kv in self.h.items()],
                                               timeout=self.timeout)
         return self
 
@@ -1036,6 +1072,11 @@ class Harness:
         ns = obj["metadata"].get("namespace", "default")
         token = secrets.token_hex(24)
         secrets_ = {(ns, server + "-token"): {"token": token}}
+        # Behind Kubeflow's gateway there is no token: the client is the user's browser, which
+        # carries the XSRF cookie and header Jupyter asks of a client it does not authenticate.
+        gateway = is_notebook(obj)
+        auth = ({"Cookie": "_xsrf=" + token, "X-XSRFToken": token} if gateway
+                else {"Authorization": "token " + token})
         ctx, run_dir = self.pod_setup(tree, obj, label, secrets_)
         idx = self.new_index()
         log_path = os.path.join(run_dir, "container.log")
@@ -1055,7 +1096,7 @@ class Harness:
             home_mount = self.home_mount(vols, pod.env.get("HOME"))
             try:
                 pod.start()
-                ok = self.server_checks(ctx, pod, net, label, token, wheel, home_mount, vols, first=True)
+                ok = self.server_checks(ctx, pod, net, label, auth, gateway, wheel, home_mount, vols, first=True)
             finally:
                 pod.stop()
             if not ok:
@@ -1066,7 +1107,7 @@ class Harness:
             pod2 = Pod(ctx, self.images, vols2, net, run_dir, log_path)
             try:
                 pod2.start()
-                self.server_checks(ctx, pod2, net, label, token, wheel, home_mount, vols2, first=False)
+                self.server_checks(ctx, pod2, net, label, auth, gateway, wheel, home_mount, vols2, first=False)
             finally:
                 pod2.stop()
 
@@ -1096,7 +1137,7 @@ class Harness:
                 return mp, src
         return cands[0] if cands else None
 
-    def server_checks(self, ctx, pod, net, label, token, wheel, home_mount, vols, first):
+    def server_checks(self, ctx, pod, net, label, auth, gateway, wheel, home_mount, vols, first):
         c = ctx.container
         R = self.results.check
         tag = "" if first else "after restart: "
@@ -1110,7 +1151,7 @@ class Harness:
         ok, detail = wait_http(url, headers, pod, SERVER_TIMEOUT)
         if not ok:
             R(label, tag + "server up", False, "%s -> %s" % (url, detail), "    container log tail:\n" + pod.log_tail())
-            if pod.proc.poll() is None:
+            if pod.proc.poll() is None and not gateway:
                 self.token_diagnostic(ctx, pod, net, label, tag, first_probe)
             return False
         startup_s = time.time() - pod.started
@@ -1134,15 +1175,23 @@ class Harness:
         base = "http://%s:%d%s" % (net.pod_ip, port, jupyter_base(ctx))
         # token
         st, body = http_get(base + "api/contents")
-        all_ok &= R(label, tag + "contents without token refused", st in (401, 403),
-                    "GET %sapi/contents -> %s%s" % (base, st, " (token auth is off: anyone on the network gets the files)" if st == 200 else ""))
-        st, body = http_get(base + "api/contents", {"Authorization": "token " + token})
-        if not R(label, tag + "contents with token", st == 200, "-> %s %s" % (st, "" if st == 200 else body[:100]),
+        if gateway:
+            # Kubeflow's gateway authenticates and the namespace's AuthorizationPolicies and
+            # NetworkPolicies decide who reaches the pod (docs/kubeflow.md): a token of Jupyter's
+            # own would stop users at a login page the gateway cannot fill in.
+            all_ok &= R(label, tag + "no token of its own (Kubeflow's gateway authenticates)", st == 200,
+                        "GET %sapi/contents -> %s%s" % (base, st, " (Jupyter asks for a token behind the gateway)" if st in (401, 403) else ""))
+        else:
+            all_ok &= R(label, tag + "contents without token refused", st in (401, 403),
+                        "GET %sapi/contents -> %s%s" % (base, st, " (token auth is off: anyone on the network gets the files)" if st == 200 else ""))
+        st, body = http_get(base + "api/contents", auth)
+        if not R(label, tag + ("contents as the gateway's user" if gateway else "contents with token"), st == 200,
+                 "-> %s %s" % (st, "" if st == 200 else body[:100]),
                  None if st == 200 else "    container log tail:\n" + pod.log_tail()):
             return False
         # kernel
         try:
-            k = Kernel(base, token).start()
+            k = Kernel(base, auth).start()
         except Exception as e:
             hint = " (token auth is off, so the token is not checked and XSRF applies)" if "_xsrf" in str(e) else ""
             R(label, tag + "kernel starts", False, str(e)[:200] + hint, "    container log tail:\n" + pod.log_tail())
@@ -1153,7 +1202,7 @@ class Harness:
             all_ok &= R(label, tag + "kernel runs code", ("%s 42" % marker) in out,
                         "execute_request -> %s %r %s" % (status, out.strip()[:80], err))
             if first:
-                all_ok &= self.pip_check(label, k, base, token, wheel, home_mount, pod)
+                all_ok &= self.pip_check(label, k, base, auth, wheel, home_mount, pod)
             else:
                 code = ("import importlib, sys\nimport %s as m\nprint('RUN', m.RUN_ID, m.__file__)\n" % PROBE_PACKAGE)
                 out, err, status = k.execute(code)
@@ -1164,7 +1213,7 @@ class Harness:
             k.close()
         return all_ok
 
-    def pip_check(self, label, k, base, token, wheel, home_mount, pod):
+    def pip_check(self, label, k, base, auth, wheel, home_mount, pod):
         R = self.results.check
         if home_mount is None:
             return R(label, "pip install", False, "the pod mounts no writable block-backed claim (home volume)")
@@ -1172,7 +1221,7 @@ class Harness:
         name = os.path.basename(wheel)
         with open(wheel, "rb") as fh:
             content = base64.b64encode(fh.read()).decode()
-        r = requests.put(base + "api/contents/" + name, headers={"Authorization": "token " + token},
+        r = requests.put(base + "api/contents/" + name, headers=auth,
                          json={"type": "file", "format": "base64", "content": content}, timeout=30)
         if r.status_code not in (200, 201):
             return R(label, "upload wheel (files API)", False, "PUT -> %s %s" % (r.status_code, r.text[:150]))
