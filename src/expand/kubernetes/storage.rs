@@ -13,21 +13,28 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use std::collections::BTreeMap;
 
 pub fn objects(env: &Env, team: &Team) -> Vec<Object> {
+    objects_named(env, team, &team.name)
+}
+
+/// `objects`, with the PersistentVolumes (cluster-scoped, so unique in the cluster) named
+/// `<env>-<pv_key>-<volume>`: on `opendatahub` a member's project claims the volumes itself,
+/// and its PersistentVolumes are `<team>-<slug>`'s, while every object stays labelled with the team.
+pub fn objects_named(env: &Env, team: &Team, pv_key: &str) -> Vec<Object> {
     let mut out = Vec::new();
     for claim in &team.claims {
         let volume = &env.volumes[&claim.volume];
         if let VolumeBackend::Nfs { server, path } = &volume.backend {
             out.push(Object::from(persistent_volume(
-                env, team, claim, volume, server, path,
+                env, team, pv_key, claim, volume, server, path,
             )));
         }
-        out.push(Object::from(shared_claim(env, team, claim, volume)));
+        out.push(Object::from(shared_claim(env, team, pv_key, claim, volume)));
     }
     out
 }
 
-fn pv_name(env: &Env, team: &Team, volume: &str) -> String {
-    names::persistent_volume(&env.name, &team.name, volume)
+fn pv_name(env: &Env, pv_key: &str, volume: &str) -> String {
+    names::persistent_volume(&env.name, pv_key, volume)
 }
 
 fn access_mode(claim: &Claim) -> Vec<String> {
@@ -50,6 +57,7 @@ fn volume_labels(env: &Env, team: &Team, volume: &str) -> BTreeMap<String, Strin
 fn persistent_volume(
     env: &Env,
     team: &Team,
+    pv_key: &str,
     claim: &Claim,
     volume: &Volume,
     server: &str,
@@ -57,7 +65,7 @@ fn persistent_volume(
 ) -> PersistentVolume {
     PersistentVolume {
         metadata: data_meta(
-            &pv_name(env, team, &volume.name),
+            &pv_name(env, pv_key, &volume.name),
             None,
             volume_labels(env, team, &volume.name),
         ),
@@ -89,9 +97,15 @@ fn persistent_volume(
     }
 }
 
-fn shared_claim(env: &Env, team: &Team, claim: &Claim, volume: &Volume) -> PersistentVolumeClaim {
+fn shared_claim(
+    env: &Env,
+    team: &Team,
+    pv_key: &str,
+    claim: &Claim,
+    volume: &Volume,
+) -> PersistentVolumeClaim {
     let (class, volume_name) = match &volume.backend {
-        VolumeBackend::Nfs { .. } => (String::new(), Some(pv_name(env, team, &volume.name))),
+        VolumeBackend::Nfs { .. } => (String::new(), Some(pv_name(env, pv_key, &volume.name))),
         VolumeBackend::StorageClass(class) => (class.clone(), None),
     };
     PersistentVolumeClaim {
