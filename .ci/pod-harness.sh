@@ -66,10 +66,24 @@ for spec in environments/*.yaml; do
 done
 dirs+=("$@")
 
+# ---- the OpenShift environments' pods run with the security context the SCCs give them, from
+# scc_check.py's verdict (tests/realparts/scc): first as the SCC OpenShift picks (restricted-v3,
+# pinned: uid 1000 in a user namespace), then as restricted-v2 would run them (uid 1000680000 of
+# the project's block, gid 0, fsGroup 1000680000): an arbitrary uid with no passwd entry
+scc=()
+mapfile -t os_dirs < <(bash .ci/scc.sh --list-targets 2>/dev/null || true)
+if ((${#os_dirs[@]})); then
+  verdicts=$(mktemp)
+  trap 'rm -f "$verdicts"' EXIT
+  /usr/bin/python3 tests/realparts/scc/scc_check.py --json "${os_dirs[@]}" >"$verdicts" ||
+    { echo "pod-harness: scc_check.py could not give the SCC verdicts of ${os_dirs[*]}" >&2; exit 2; }
+  scc=(--scc-json "$verdicts" --scc chosen --scc restricted-v2)
+fi
+
 only=()
 if [[ -n ${POD_HARNESS_ONLY:-} ]]; then only=(--only "$POD_HARNESS_ONLY"); fi
 rc=0
 "$venv/bin/python" "$here/harness.py" --venv "$venv" --state "$cache/pod-harness-state" \
-  --parallel "${POD_HARNESS_PARALLEL:-2}" "${only[@]}" "${dirs[@]}" || rc=$?
+  --parallel "${POD_HARNESS_PARALLEL:-2}" "${only[@]}" "${scc[@]}" "${dirs[@]}" || rc=$?
 echo "pod-harness: took $((SECONDS - started))s"
 exit "$rc"

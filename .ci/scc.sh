@@ -5,6 +5,7 @@
 #   .ci/scc.sh [--require-all] ENVDIR...   e.g. .ci/scc.sh out/prod
 #   .ci/scc.sh --targets                   every environment whose cluster.target is openshift or
 #                                          opendatahub: each pod admitted by restricted-v2 AND -v3
+#   .ci/scc.sh --list-targets              those environments' out/<env> directories, one a line
 #   SCC_SELFTEST=1 .ci/scc.sh ...          the checker's self-test (over out/prod) first
 #
 # Exit 0: every pod admitted; 1: a pod refused; 2: could not run (no SCC files: no stand-in).
@@ -15,13 +16,13 @@ exec </dev/null
 py=python3
 $py -c 'import yaml' 2>/dev/null || { echo "scc: python3 needs PyYAML (apt-get install python3-yaml)" >&2; exit 2; }
 if (($# == 0)); then
-  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 if [[ ${SCC_SELFTEST:-0} != 0 ]]; then
   $py tests/realparts/scc/selftest/selftest.py
 fi
-if [[ $1 == --targets ]]; then
+if [[ $1 == --targets || $1 == --list-targets ]]; then
   # The environments rendered for OpenShift, read with `extends` as nbgen reads it.
   mapfile -t envs < <($py - <<'PY'
 import glob, os, sys
@@ -38,6 +39,7 @@ PY
     echo "scc: no environment has cluster.target openshift or opendatahub" >&2
     exit 2
   fi
+  if [[ $1 == --list-targets ]]; then printf '%s\n' "${envs[@]}"; exit 0; fi
   echo "scc: OpenShift environments: ${envs[*]}"
   exec $py tests/realparts/scc/scc_check.py --require-all "${envs[@]}"
 fi

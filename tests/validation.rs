@@ -1826,3 +1826,139 @@ error: two uses of volume `datasets` would both be the PersistentVolume `test-re
 "#,
     );
 }
+
+const ODH: (&str, &str) = (
+    "  kubernetesVersion: \"1.33\"\n",
+    "  kubernetesVersion: \"1.33\"\n  target: opendatahub\n",
+);
+
+#[test]
+fn opendatahub_target_renders_the_base_spec() {
+    check(&edit(&[ODH]), "");
+}
+
+#[test]
+fn opendatahub_target_refuses_node_ports_and_their_pins() {
+    check(
+        &exposed(&[ODH]),
+        r#"
+error: target `opendatahub` exposes servers through the ODH controller's route and auth proxy, not NodePorts
+ --> environments/test.yaml:8:13
+  |
+8 |   network: {nodePort: {clientCIDRs: [10.10.0.0/16]}}
+  |             ^^^^^^^^
+  = help: remove cluster.network.nodePort: a NodePort would reach Jupyter around the router's TLS
+
+error: team `training` pins NodePorts, but target `opendatahub` exposes no NodePorts
+  --> environments/test.yaml:41:5
+   |
+41 |     nodePorts: {train: 30080}
+   |     ^^^^^^^^^
+   = help: remove the pins: servers are reached through the ODH controller's route and auth proxy
+"#,
+    );
+}
+
+#[test]
+fn opendatahub_target_refuses_jobs() {
+    check(
+        &format!(
+            "{}jobs:\n  nightly:\n    team: research\n    role: prep\n    notebook: /data/datasets/nb.ipynb\n    outputDir: /data/datasets/runs\n    schedule: \"@daily\"\n",
+            edit(&[ODH])
+        ),
+        r#"
+error: notebook jobs are not rendered for target `opendatahub`
+  --> environments/test.yaml:42:3
+   |
+42 |   nightly:
+   |   ^^^^^^^
+   = help: run them in an environment with `target: openshift` (its jobs run on the same cluster), or remove them
+"#,
+    );
+}
+
+#[test]
+fn opendatahub_target_refuses_groups_in_a_per_member_team() {
+    check(
+        &edit(&[
+            ODH,
+            (
+                "    members: [alice@example.com, bob@example.com]\n",
+                "    members: [alice@example.com, bob@example.com]\n    groups: [lab]\n",
+            ),
+        ]),
+        r#"
+error: perMember team `research` lists groups, which target `opendatahub` cannot place
+  --> environments/test.yaml:34:5
+   |
+34 |     groups: [lab]
+   |     ^^^^^^
+   = help: every member of a perMember team gets a data science project of their own; a group has no project. List the people under `members`
+"#,
+    );
+}
+
+#[test]
+fn opendatahub_target_refuses_a_member_project_over_63_characters() {
+    // datascience-research-<slug>: 21 + 43 = 64 characters for a 43-character local part (its
+    // server, prep-<slug>, has 48: within the 52 a server may have)
+    let local = "a".repeat(43);
+    check(
+        &edit(&[
+            ODH,
+            (
+                "  nodePortRange: 30000-30099\n",
+                "  nodePortRange: 30000-30099\n  namespacePrefix: datascience-\n",
+            ),
+            ("alice@example.com", &format!("{local}@example.com")),
+        ]),
+        r#"
+error: member `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com` of perMember team `research` gets data science project `datascience-research-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa`, 64 characters; Kubernetes allows 63
+  --> environments/test.yaml:34:15
+   |
+34 |     members: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com, bob@example.com]
+   |               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+   = help: a member's project is `<namespacePrefix><team>-<e-mail local part>`: shorten the team name or cluster.namespacePrefix by 1 character, or set perMember: false (one project for the team)
+"#,
+    );
+}
+
+#[test]
+fn opendatahub_target_refuses_a_member_project_that_is_another_team() {
+    check(
+        &edit(&[
+            ODH,
+            (
+                "  training:\n",
+                "  research-bob:\n    members: [carol@example.com]\n    roles: [prep]\n  training:\n",
+            ),
+        ]),
+        r#"
+error: member `bob@example.com` of perMember team `research` gets data science project `research-bob`, which is team `research-bob`'s namespace
+  --> environments/test.yaml:33:34
+   |
+33 |     members: [alice@example.com, bob@example.com]
+   |                                  ^^^^^^^^^^^^^^^
+   = help: rename team `research` or team `research-bob`: one project cannot be both
+"#,
+    );
+}
+
+#[test]
+fn member_projects_are_no_concern_of_the_plain_target() {
+    let local = "a".repeat(43);
+    check(
+        &edit(&[
+            (
+                "  nodePortRange: 30000-30099\n",
+                "  nodePortRange: 30000-30099\n  namespacePrefix: datascience-\n",
+            ),
+            ("alice@example.com", &format!("{local}@example.com")),
+            (
+                "  training:\n",
+                "  research-bob:\n    members: [carol@example.com]\n    roles: [prep]\n  training:\n",
+            ),
+        ]),
+        "",
+    );
+}

@@ -5,6 +5,7 @@
 
 use super::{Cx, ptr};
 use crate::model::Target;
+use crate::model::names::{self, MAX_NAME};
 use crate::spec::RawSpec;
 use std::collections::BTreeMap;
 
@@ -82,6 +83,50 @@ impl Cx<'_> {
                     format!("perMember team `{team}` lists groups, which target `opendatahub` cannot place"),
                     "every member of a perMember team gets a data science project of their own; a group has no project. List the people under `members`",
                 );
+            }
+            self.member_projects(raw);
+        }
+    }
+
+    /// On `opendatahub` every member of a perMember team gets a project
+    /// `<team namespace>-<slug>` (`names::member_namespace`): a Namespace name, so at most 63
+    /// characters, and never another team's namespace.
+    fn member_projects(&mut self, raw: &RawSpec) {
+        let prefix = &raw.cluster.namespace_prefix;
+        for (team, t) in raw.teams.iter().filter(|(_, t)| t.per_member) {
+            let namespace = names::namespace(prefix, team);
+            if namespace.len() > MAX_NAME {
+                continue; // the team's own namespace is already an error (validate/teams.rs)
+            }
+            for (i, member) in t.members.iter().enumerate() {
+                let at = format!("{}/members/{i}", ptr(&["teams", team]));
+                let project = names::member_namespace(&namespace, member);
+                if project.len() > MAX_NAME {
+                    self.error(
+                        &at,
+                        format!(
+                            "member `{member}` of perMember team `{team}` gets data science project `{project}`, {} characters; Kubernetes allows {MAX_NAME}",
+                            project.len()
+                        ),
+                        format!(
+                            "a member's project is `<namespacePrefix><team>-<e-mail local part>`: shorten the team name or cluster.namespacePrefix by {} character{}, or set perMember: false (one project for the team)",
+                            project.len() - MAX_NAME,
+                            if project.len() - MAX_NAME == 1 { "" } else { "s" }
+                        ),
+                    );
+                } else if let Some(other) = raw
+                    .teams
+                    .keys()
+                    .find(|other| names::namespace(prefix, other) == project)
+                {
+                    self.error(
+                        &at,
+                        format!(
+                            "member `{member}` of perMember team `{team}` gets data science project `{project}`, which is team `{other}`'s namespace"
+                        ),
+                        format!("rename team `{team}` or team `{other}`: one project cannot be both"),
+                    );
+                }
             }
         }
     }

@@ -96,6 +96,12 @@ SOURCES = {
         "files": {
             "odh-notebook-controller-roles.yaml": ("components/odh-notebook-controller/config/rbac/user_cluster_roles.yaml",
                                                    "7770c6d3e11ef6eac4b365c49a137d82f7ec175ce66e11733b9191f6c4049ac1"),
+            # ODH's own Notebook CRD (its pod template has hostUsers; kubeflow/notebooks' has not)
+            # and the validation patches its kustomization applies, as the ODH operator installs it
+            "kubeflow.org_notebooks.yaml": ("components/notebook-controller/config/crd/bases/kubeflow.org_notebooks.yaml",
+                                            "0802aa468abbbe612bab9c3595db93effc267ae00c9d2814d7095a60df081b89"),
+            "validation_patches.yaml": ("components/notebook-controller/config/crd/patches/validation_patches.yaml",
+                                        "99fc6174546128c3289e4b8c3ce6535446c14232dd6aaf203e85907fca790a1d"),
             "LICENSE": ("LICENSE", "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"),
         }},
     "istio": {

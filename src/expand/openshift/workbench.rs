@@ -78,10 +78,14 @@ pub fn team_objects(env: &Env, team: &Team) -> Vec<Object> {
                 .map(Object::from),
         );
         // Each project claims the shared volumes itself; its PersistentVolumes, unique in the
-        // cluster, are named after the project (`<env>-<team>-<slug>-<volume>`).
-        let mut volumes = t.clone();
-        volumes.name = format!("{}{}", team.name, &t.namespace[team.namespace.len()..]);
-        out.extend(storage::objects(env, &volumes));
+        // cluster, are named after the project (`<env>-<team>-<slug>-<volume>`) and labelled,
+        // like everything of the project, with the team.
+        let pv_key = format!("{}{}", team.name, &t.namespace[team.namespace.len()..]);
+        let place = storage::Place {
+            namespace: t.namespace.clone(),
+            owner: pv_key,
+        };
+        out.extend(storage::objects_in(env, t, &place));
         for s in &t.servers {
             out.extend(workbench(env, t, s));
         }

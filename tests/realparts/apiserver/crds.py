@@ -242,17 +242,20 @@ def groups_in(objects):
     return {str(o.get("apiVersion", "")).rsplit("/", 1)[0] for _, o in objects if "/" in str(o.get("apiVersion", ""))}
 
 
-def load_targets(objects):
+def load_targets(objects, sources=None):
     """[(label, crd, [(path, what, why)])] for the target CRDs whose group out/<env>/ uses: upstream's
-    when found, else nbgen's stand-in (labelled so, with an empty change list)."""
+    when found, else nbgen's stand-in (labelled so, with an empty change list). `sources` maps a
+    (source, file) of TARGET_CRDS to the source a target installs it from instead (a mode's
+    targets.CRD_SOURCES: ODH's own Notebook CRD)."""
     out = []
     for group in sorted(groups_in(objects)):
-        for source, fname, name in TARGET_CRDS.get(group, []):
+        for standin_source, fname, name in TARGET_CRDS.get(group, []):
+            source = (sources or {}).get((standin_source, fname), standin_source)
             needs = [fname] + (["validation_patches.yaml"] if fname == "kubeflow.org_notebooks.yaml" else [])
             if not fixtures.available(source, needs):
                 out.append((f"nbgen's minimal structural stand-in (upstream {fixtures.origin(source)} "
                             f"{fname} not found: see tests/realparts/README.md; {STANDIN_NOTE})",
-                            STANDINS[(source, fname, name)](), []))
+                            STANDINS[(standin_source, fname, name)](), []))
                 continue
             crd, changes = _load_one(source, fname, name)
             out.append((f"{source}/{fname}" + (f"#{name}" if name else ""), crd, changes))

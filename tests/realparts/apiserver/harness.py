@@ -317,7 +317,7 @@ def create_all(c, disc, objects, rep, mode=None):
             continue
         wait_established(c, crd["metadata"]["name"], rep, f)
     # the Kubeflow/OpenShift targets' CRDs, by the API groups out/<env>/ uses (crds.py)
-    for label, crd, changes in crds.load_targets(objects):
+    for label, crd, changes in crds.load_targets(objects, targets.CRD_SOURCES.get(mode)):
         kinds = collections.Counter(what.split(" (")[0] for _p, what, _why in changes)
         print(f"    CRD {crd['metadata']['name']} from {label}"
               + (": " + "; ".join(f"{n}x {k}" for k, n in kinds.items()) if changes else ""))

@@ -36,6 +36,13 @@ PLATFORM_ROLES = {
         "admission-webhook-roles.yaml", "pipelines-roles.yaml")],
     "odh": [("odh-kubeflow", "odh-notebook-controller-roles.yaml")],
 }
+# The CRDs a mode installs from its platform's own release instead of crds.TARGET_CRDS' source:
+# Open Data Hub ships its own Notebook CRD (opendatahub-io/kubeflow), whose pod template has
+# `hostUsers` (restricted-v3 needs `hostUsers: false`); kubeflow/notebooks' has not, and 1.20
+# would drop the field silently.
+CRD_SOURCES = {
+    "odh": {("kubeflow-notebooks", "kubeflow.org_notebooks.yaml"): "odh-kubeflow"},
+}
 # admission-webhook-roles.yaml also holds the webhook's own ClusterRole `cluster-role` (its
 # kustomization prefixes it); it is no user role and is left out.
 SKIP_ROLES = {"cluster-role"}

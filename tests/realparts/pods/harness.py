@@ -7,6 +7,7 @@ Usage: harness.py [options] OUT_ENV_DIR...      (e.g. out/prod out/staging)
 Run as root, with the venv's python (it needs requests, websocket-client, PyYAML).
 """
 import argparse
+import copy
 import fcntl
 import ast
 import base64
@@ -122,7 +123,8 @@ class Tree:
 
     def workloads(self):
         for o in self.objects:
-            if o["kind"] in SERVER_KINDS + JOB_KINDS:
+            if o["kind"] in SERVER_KINDS + JOB_KINDS and (
+                    o["kind"] != "Notebook" or str(o.get("apiVersion", "")).startswith("kubeflow.org/")):
                 yield o
 
 
@@ -1021,6 +1023,35 @@ def run_as_openshift(ctx, spec):
         cs.pop(k, None)
 
 
+def scc_verdicts(path):
+    """scc_check.py --json: {(real path of the env dir, "ns/Kind/name"): entry}."""
+    with open(path) as fh:
+        entries = json.load(fh)
+    return {(os.path.realpath(e["env"]), e["pod"]): e for e in entries}
+
+
+def run_as_scc(ctx, tree, verdicts, scc):
+    """--scc-json FILE --scc NAME: run the pod with the security context scc_check.py says SCC `scc`
+    gives it (`chosen`: the SCC OpenShift would pick, the pinned one if the pod pins one): uid,
+    fsGroup and supplemental groups as the SCC assigns them; the gid stays unset unless the SCC sets
+    it (the runtime takes it from the image's passwd entry, else 0). A pod the SCC refuses, or
+    missing from the file, is not run."""
+    key = "%s/%s/%s" % (ctx.namespace, ctx.kind, ctx.name)
+    entry = verdicts.get((os.path.realpath(tree.path), key))
+    if entry is None:
+        raise HarnessError("no SCC verdict for %s in the --scc-json file (run scc_check.py --json over %s)"
+                           % (key, tree.display))
+    name = entry.get("by") if scc == "chosen" else scc
+    v = next((v for v in entry["verdicts"] if v["scc"] == name), None)
+    if v is None or not v["admitted"]:
+        raise HarnessError("SCC %s does not admit %s: %s" % (
+            name, key, "; ".join((v or {}).get("reasons") or ["not in the verdicts"])))
+    ctx.spec["securityContext"] = dict(v["podSecurityContext"])
+    cname = ctx.container["name"]
+    ctx.container["securityContext"] = dict(v["containers"][cname])
+    return name
+
+
 # ---- the two kinds of pod test -------------------------------------------------------------------
 
 class Harness:
@@ -1036,6 +1067,7 @@ class Harness:
         self.index_lock = threading.Lock()
         self.next_index = 1
         self.netns_in_use = []
+        self.verdicts = scc_verdicts(args.scc_json) if args.scc_json else {}
 
     def new_index(self):
         with self.index_lock:
@@ -1045,8 +1077,13 @@ class Harness:
                 raise HarnessError("more than 250 pods in one run")
             return i
 
-    def test_workload(self, tree, obj):
+    def test_workload(self, tree, obj, scc=None):
         label = "%s/%s/%s/%s" % (tree.display, obj["metadata"].get("namespace", "default"), obj["kind"], obj["metadata"]["name"])
+        if scc:
+            # a pass of its own: the SCC's security context goes into a copy of the object
+            obj = copy.deepcopy(obj)
+            obj["_scc"] = scc
+            label += " as " + scc
         try:
             if obj["kind"] in SERVER_KINDS:
                 self.test_server(tree, obj, label)
@@ -1061,6 +1098,12 @@ class Harness:
         ctx = PodContext(tree, obj, secrets_)
         if self.args.run_as:
             run_as_openshift(ctx, self.args.run_as)
+        if obj.get("_scc"):
+            used = run_as_scc(ctx, tree, self.verdicts, obj["_scc"])
+            say("....  %-52s %s: uid %s, gid %s, fsGroup %s, supplementalGroups %s" % (
+                label, used, ctx.container["securityContext"].get("runAsUser"),
+                ctx.container["securityContext"].get("runAsGroup", "unset (the image's passwd entry, else 0)"),
+                ctx.spec["securityContext"].get("fsGroup"), ctx.spec["securityContext"].get("supplementalGroups", [])))
         run_dir = os.path.join(self.work, re.sub(r"[^A-Za-z0-9_.-]", "_", label))
         os.makedirs(run_dir, exist_ok=True)
         os.chmod(run_dir, 0o755)
@@ -1402,6 +1445,12 @@ def main():
     ap.add_argument("--run-as", default=None, metavar="UID:GID[:FSGROUP]",
                     help="run every pod as OpenShift would (e.g. 1000680000:0, the uid tests/realparts/scc assigns); "
                          "fsGroup defaults to UID, as restricted-v2 assigns the project's first")
+    ap.add_argument("--scc-json", default=None, metavar="FILE",
+                    help="tests/realparts/scc/scc_check.py --json over some of the env dirs: their pods run with "
+                         "the security context an SCC gives them (--scc), once per --scc, one pass after another")
+    ap.add_argument("--scc", action="append", default=[], metavar="NAME",
+                    help="with --scc-json: `chosen` (the SCC OpenShift picks: the pinned one) or an SCC's name "
+                         "(e.g. restricted-v2); repeatable (default: chosen)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("harness.py must run as root (bwrap, netns, chown)")
@@ -1454,18 +1503,33 @@ def main():
             results.check(e, "environment", False, "not a directory")
             continue
         tree = Tree(e)
+        passes = [None]
+        if any(p == os.path.realpath(tree.path) for p, _ in h.verdicts):
+            passes = args.scc or ["chosen"]
         n = 0
         for obj in tree.workloads():
             if args.only and not any(fnmatch.fnmatchcase(obj["metadata"]["name"], g) for g in args.only):
                 continue
-            jobs.append((tree, obj))
+            for p in passes:
+                if p not in (None, "chosen") and obj["kind"] in JOB_KINDS:
+                    # a job writes to an NFS export, which no fsGroup reaches: whether the uid of
+                    # an SCC the pod does not run with may write there is the export's business
+                    say("skip  %s/%s/%s/%s as %s: a job runs as the SCC it gets (chosen) only" % (
+                        tree.display, obj["metadata"].get("namespace", "default"), obj["kind"],
+                        obj["metadata"]["name"], p))
+                    continue
+                jobs.append((tree, obj, p))
             n += 1
-        say("env %s: %d workloads in %s" % (tree.env, n, e))
-    # servers first (they take longest), then jobs
-    jobs.sort(key=lambda j: 0 if j[1]["kind"] in SERVER_KINDS else 1)
+        say("env %s: %d workloads in %s%s" % (tree.env, n, e, "" if passes == [None] else
+                                             ", run as SCCs give them: " + ", ".join(passes)))
+    # one pass after another (two passes of a pod share its claims); servers first (they take
+    # longest), then jobs
+    order = list(dict.fromkeys([None] + (args.scc or ["chosen"])))
+    jobs.sort(key=lambda j: (order.index(j[2]), 0 if j[1]["kind"] in SERVER_KINDS else 1))
     try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.parallel)) as ex:
-            list(ex.map(lambda j: h.test_workload(*j), jobs))
+        for p in order:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.parallel)) as ex:
+                list(ex.map(lambda j: h.test_workload(*j), [j for j in jobs if j[2] == p]))
     finally:
         # leave no netns behind, even after a crash in a worker
         for i in range(1, h.next_index):
