@@ -132,6 +132,14 @@ def is_notebook(obj):
     return obj["kind"] == "Notebook" and str(obj.get("apiVersion", "")).startswith("kubeflow.org/")
 
 
+def behind_kubeflow_gateway(obj):
+    """A Kubeflow Notebook, served without a token behind Kubeflow's gateway. Not an ODH workbench
+    (`opendatahub.io/odh-managed: "true"`): its auth proxy is injected by ODH's webhook, and
+    Jupyter keeps its own token behind it (docs/openshift.md), so it is checked like a server."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return is_notebook(obj) and labels.get("opendatahub.io/odh-managed") != "true"
+
+
 def notebook_pod_template(obj):
     """The pod template kubeflow/notebooks' notebook-controller makes of a Notebook
     (generateStatefulSet in controllers/notebook_controller.go): the Notebook's labels, and its
@@ -1117,7 +1125,7 @@ class Harness:
         secrets_ = {(ns, server + "-token"): {"token": token}}
         # Behind Kubeflow's gateway there is no token: the client is the user's browser, which
         # carries the XSRF cookie and header Jupyter asks of a client it does not authenticate.
-        gateway = is_notebook(obj)
+        gateway = behind_kubeflow_gateway(obj)
         auth = ({"Cookie": "_xsrf=" + token, "X-XSRFToken": token} if gateway
                 else {"Authorization": "token " + token})
         ctx, run_dir = self.pod_setup(tree, obj, label, secrets_)
