@@ -67,16 +67,21 @@ done
 dirs+=("$@")
 
 # ---- the OpenShift environments' pods run with the security context the SCCs give them, from
-# scc_check.py's verdict (tests/realparts/scc): first as the SCC OpenShift picks (restricted-v3,
-# pinned: uid 1000 in a user namespace), then as restricted-v2 would run them (uid 1000680000 of
-# the project's block, gid 0, fsGroup 1000680000): an arbitrary uid with no passwd entry
+# scc_check.py's verdict (tests/realparts/scc, --pinned: nbgen's rule): first as the SCC each pins
+# (restricted-v3: uid 1000 in a user namespace; restricted-v2, a pod that mounts NFS: uid
+# 1000680000 of the project's block, gid 0, fsGroup 1000680000, supplemental group 100), then the
+# restricted-v3 pods again as restricted-v2 would run them: an arbitrary uid with no passwd entry
 scc=()
 mapfile -t os_dirs < <(bash .ci/scc.sh --list-targets 2>/dev/null || true)
 if ((${#os_dirs[@]})); then
   verdicts=$(mktemp)
   trap 'rm -f "$verdicts"' EXIT
-  /usr/bin/python3 tests/realparts/scc/scc_check.py --json "${os_dirs[@]}" >"$verdicts" ||
-    { echo "pod-harness: scc_check.py could not give the SCC verdicts of ${os_dirs[*]}" >&2; exit 2; }
+  # exit 1 (a pod breaks the rule) still gives every verdict: the harness fails what an SCC refuses
+  src=0
+  /usr/bin/python3 tests/realparts/scc/scc_check.py --pinned --json "${os_dirs[@]}" >"$verdicts" || src=$?
+  if ((src > 1)); then
+    echo "pod-harness: scc_check.py could not give the SCC verdicts of ${os_dirs[*]}" >&2; exit 2
+  fi
   scc=(--scc-json "$verdicts" --scc chosen --scc restricted-v2)
 fi
 

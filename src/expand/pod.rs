@@ -19,6 +19,10 @@ use std::collections::BTreeMap;
 /// The notebook user of Jupyter's docker-stacks images (`jovyan`), and its group `users`.
 const UID: i64 = 1000;
 const GID: i64 = 100;
+/// The group an NFS export must let write (docs/images.md: root `1000:100`, mode `2775`): the
+/// kubelet applies no fsGroup to NFS, so a pod reaches the export through this group. The plain
+/// target runs as it; a target whose SCC assigns the group adds it as a supplemental group.
+pub const NFS_GROUP: i64 = GID;
 
 /// What a notebook pod runs with, as its role says: a server's or a job's.
 pub struct Workload<'a> {

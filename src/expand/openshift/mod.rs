@@ -1,7 +1,8 @@
 //! The `openshift` target (docs/openshift.md): the plain target's objects, with pods that
-//! OpenShift's restricted-v2 and restricted-v3 SCCs admit as they are (`pod.rs`), and a Route per
-//! server in place of a NodePort (`route.rs`). Pure. Never pins a UID, a group or an fsGroup:
-//! the SCC assigns them from the namespace's range (v2) or inside the pod's user namespace (v3).
+//! OpenShift's restricted SCCs admit as they are (`pod.rs`: restricted-v3 in a user namespace, or
+//! restricted-v2 for a pod that mounts NFS), and a Route per server in place of a NodePort
+//! (`route.rs`). Pure. Never pins a UID, a group or an fsGroup: the SCC assigns them from the
+//! namespace's range (v2) or inside the pod's user namespace (v3).
 //!
 //! The Open Data Hub workbench mode (`opendatahub`) lives beside it in `workbench.rs`, with the
 //! same pods.
@@ -18,7 +19,7 @@ use crate::object::Object;
 /// way in, claims, servers, jobs), each pod made OpenShift's, and one Route per server.
 pub fn team_objects(env: &Env, team: &Team) -> Vec<Object> {
     let mut out = kubernetes::team_objects(env, team);
-    out.iter_mut().for_each(pod::restrict);
+    out.iter_mut().for_each(|o| pod::restrict(env, o));
     out.extend(
         team.servers
             .iter()

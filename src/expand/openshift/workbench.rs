@@ -9,7 +9,7 @@
 //! Service, route (Route or HTTPRoute), auth proxy sidecar (`inject-auth`) and its
 //! NetworkPolicies — nor a token: Jupyter keeps its token behind the proxy (defence in depth).
 
-use super::pod::{REQUIRED_SCC, SCC, restrict_spec};
+use super::pod::{REQUIRED_SCC, restrict_spec};
 use crate::expand::kubernetes::{server, storage, team as plain};
 use crate::expand::{data_meta, labels, meta, server_labels};
 use crate::model::names;
@@ -150,7 +150,7 @@ fn workbench(env: &Env, t: &Team, s: &Server) -> Vec<Object> {
         }
     }
     let mut pod = pod.expect("a server's StatefulSet has a pod spec");
-    restrict_spec(&mut pod);
+    let pin = restrict_spec(env, &mut pod);
     // The controller's webhook sets the ServiceAccount (the workbench's own, which it creates),
     // and its auth proxy sidecar needs that account's token to ask the API server who may in.
     pod.service_account_name = None;
@@ -166,8 +166,8 @@ fn workbench(env: &Env, t: &Team, s: &Server) -> Vec<Object> {
         (DISPLAY_NAME.to_owned(), s.name.clone()),
         (INJECT_AUTH.to_owned(), "true".to_owned()),
         // Copied onto the pod by the notebook controller (it copies every annotation whose key
-        // has neither "kubectl" nor "notebook" in it): see `pod.rs` for why restricted-v3.
-        (REQUIRED_SCC.to_owned(), SCC.to_owned()),
+        // has neither "kubectl" nor "notebook" in it): see `pod.rs` for which SCC and why.
+        (REQUIRED_SCC.to_owned(), pin.scc().to_owned()),
     ]);
     if let Some(m) = &s.member {
         l.insert(USER.to_owned(), names::slug(m));

@@ -16,6 +16,14 @@ restrictiveness, so restricted-v2 first), and the first that admits is the one i
 
 Prints each pod's verdict per SCC with reasons, and the security context it would run with.
 Exit 0: every pod admitted; 1: a pod refused by every SCC; 2: could not run.
+
+--pinned (nbgen's OpenShift pods, `.ci/scc.sh --targets`): every pod must pin an SCC
+(openshift.io/required-scc) and be admitted by it; a pod in a user namespace (hostUsers: false)
+must be admitted by every SCC given, and a pod the pinned SCC runs with a uid a user namespace
+cannot map (above 65535) must not ask for one; a pod without a user namespace may be refused by
+an SCC that requires one, but only for that: with hostUsers: false and without its own
+supplementalGroups (host groups, which that SCC's in-namespace ranges do not hold) that SCC must
+admit it, else it fails. Such a refusal is printed as expected, with its reasons.
 """
 import argparse
 import json
@@ -281,7 +289,56 @@ def load_sccs(paths, ns_ann):
     return sorted(out, key=SCC.sort_key)
 
 
-def check(env_dirs, scc_paths, ns_path, as_json=False, out=sys.stdout, require_all=False):
+# the largest uid a pod's user namespace maps (the kubelet maps 65536 ids per pod)
+USERNS_MAX_ID = 65535
+
+
+def userns_refusal(scc, spec, verdict):
+    """Why `scc`, which requires a user namespace, refuses a pod that has none, if that is the only
+    reason: the reasons, else None. Checked by asking `scc` again with hostUsers: false and without
+    the pod's supplementalGroups (host groups: the SCC's ranges are ids inside the namespace)."""
+    if scc.doc.get("userNamespaceLevel") != "RequirePodLevel" or spec.get("hostUsers") is False:
+        return None
+    again = dict(spec, hostUsers=False)
+    psc = dict(spec.get("securityContext") or {})
+    psc.pop("supplementalGroups", None)
+    again["securityContext"] = psc
+    errs, _, _ = scc.admit(again)
+    return None if errs else verdict["reasons"]
+
+
+def pinned_problems(r, spec, sccs):
+    """--pinned: the rule for nbgen's OpenShift pods (module doc). Returns (problems, expected),
+    expected: {scc: reasons} of the explained refusals."""
+    problems, expected = [], {}
+    required = r["required"]
+    if required is None:
+        problems.append(f"--pinned: no {REQUIRED_SCC} annotation")
+        return problems, expected
+    pinned = next((v for v in r["verdicts"] if v["scc"] == required), None)
+    if pinned is None:
+        return problems, expected  # already a problem: not one of the SCCs checked
+    if not pinned["admitted"]:
+        problems.append(f"--pinned: {required}, which it pins, refuses it")
+    else:
+        c = next(iter(pinned["containers"].values()), {})
+        uid = c.get("runAsUser", pinned["podSecurityContext"].get("runAsUser"))
+        if spec.get("hostUsers") is False and uid is not None and uid > USERNS_MAX_ID:
+            problems.append(f"--pinned: hostUsers: false, but {required} runs it with uid {uid}, which a user "
+                            f"namespace cannot map (at most {USERNS_MAX_ID})")
+    by_name = {s.name: s for s in sccs}
+    for v in r["verdicts"]:
+        if v["admitted"] or v["scc"] == required:
+            continue
+        why = userns_refusal(by_name[v["scc"]], spec, v)
+        if why is None:
+            problems.append(f"--pinned: {v['scc']} refuses it for more than the user namespace it requires")
+        else:
+            expected[v["scc"]] = why
+    return problems, expected
+
+
+def check(env_dirs, scc_paths, ns_path, as_json=False, out=sys.stdout, require_all=False, pinned=False):
     with open(ns_path) as fh:
         ns_ann = ((yaml.safe_load(fh) or {}).get("metadata") or {}).get("annotations") or {}
     sccs = load_sccs(scc_paths, ns_ann)
@@ -301,9 +358,13 @@ def check(env_dirs, scc_paths, ns_path, as_json=False, out=sys.stdout, require_a
                 problems.append(f"{REQUIRED_SCC}: {required} is not one of the SCCs checked")
             if require_all:
                 problems += [f"--require-all: {v['scc']} refuses it" for v in verdicts if not v["admitted"]]
-            results.append({"env": env, "pod": label, "admitted": chosen is not None and not problems,
-                            "by": chosen["scc"] if chosen else None, "required": required,
-                            "problems": problems, "verdicts": verdicts})
+            r = {"env": env, "pod": label, "by": chosen["scc"] if chosen else None, "required": required,
+                 "verdicts": verdicts, "expected_refusals": {}}
+            if pinned:
+                more, r["expected_refusals"] = pinned_problems(r, spec, sccs)
+                problems += more
+            r.update(admitted=chosen is not None and not problems, problems=problems)
+            results.append(r)
     if as_json:
         json.dump(results, out, indent=1)
         out.write("\n")
@@ -323,19 +384,32 @@ def check(env_dirs, scc_paths, ns_path, as_json=False, out=sys.stdout, require_a
                          f"allowPrivilegeEscalation {c.get('allowPrivilegeEscalation')}")
                 if r["required"]:
                     head += f" ({REQUIRED_SCC}: {r['required']})"
-            if require_all:
+            if require_all or pinned:
                 head += f"; admitted by {sum(v['admitted'] for v in r['verdicts'])} of {len(r['verdicts'])} SCCs"
             print(head, file=out)
             for p in r["problems"]:
                 print(f"    - {p}", file=out)
             for v in r["verdicts"]:
-                if not v["admitted"]:
+                if v["admitted"]:
+                    continue
+                if v["scc"] in r["expected_refusals"]:
+                    print(f"    {v['scc']}: refused, as expected: the pod runs without a user namespace, which "
+                          f"{v['scc']} requires (with hostUsers: false and without its host supplementalGroups "
+                          f"{v['scc']} admits it: nothing else refuses it):", file=out)
+                else:
                     print(f"    {v['scc']}: refused:", file=out)
-                    for e in v["reasons"]:
-                        print(f"      - {e}", file=out)
+                for e in v["reasons"]:
+                    print(f"      - {e}", file=out)
         n_ok = sum(r["admitted"] for r in results)
-        what = "admitted by every SCC / refused by one" if require_all else "admitted / refused by every SCC"
-        print(f"scc: {n_ok} passed, {len(results) - n_ok} failed (pods {what})", file=out)
+        if pinned:
+            n_exp = sum(len(r["expected_refusals"]) for r in results)
+            what = (f"pods admitted by the SCC they pin, in a user namespace by every SCC; "
+                    f"{n_exp} expected refusal(s) for want of a user namespace, each the only reason")
+        elif require_all:
+            what = "pods admitted by every SCC / refused by one"
+        else:
+            what = "pods admitted / refused by every SCC"
+        print(f"scc: {n_ok} passed, {len(results) - n_ok} failed ({what})", file=out)
     return results
 
 
@@ -348,6 +422,9 @@ def main():
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--require-all", action="store_true",
                     help="a pod passes only if every SCC given admits it (not only the first that does)")
+    ap.add_argument("--pinned", action="store_true",
+                    help="nbgen's OpenShift rule: each pod admitted by the SCC it pins; in a user namespace by "
+                         "every SCC; without one refused by an SCC requiring one only for that (module doc)")
     a = ap.parse_args()
     try:
         sccs = a.scc or [fixtures.path("openshift-scc", "scc-restricted-v2.yaml"),
@@ -361,7 +438,7 @@ def main():
         if not os.path.isdir(e):
             print(f"scc: {e}: not a directory", file=sys.stderr)
             return 2
-    results = check(a.envs, sccs, a.namespace, a.json, require_all=a.require_all)
+    results = check(a.envs, sccs, a.namespace, a.json, require_all=a.require_all, pinned=a.pinned)
     if not results:
         print(f"scc: no pod templates in {' '.join(a.envs)}: nothing was checked", file=sys.stderr)
         return 2

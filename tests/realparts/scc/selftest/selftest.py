@@ -11,6 +11,13 @@
    Unconfined seccomp profile and hostNetwork are refused; NET_BIND_SERVICE is allowed;
    restricted-v3 alone admits a pod with hostUsers: false (uid 1000 from its own range) and
    refuses one without.
+4. --require-all and openshift.io/required-scc as sccadmission reads it.
+5. --pinned (nbgen's rule, `.ci/scc.sh --targets`): a pod that pins nothing fails; a restricted-v3
+   pod passes only if restricted-v2 admits it too; a restricted-v2 pod without a user namespace
+   and with a host supplemental group (100, an NFS export's) passes, its restricted-v3 refusal
+   printed as expected; one that restricted-v3 also refuses for something else (an fsGroup of the
+   namespace's block) fails; a restricted-v2 pod with hostUsers: false (uid 1000680000, which a
+   user namespace cannot map) fails.
 """
 import copy
 import io
@@ -35,11 +42,11 @@ def check(cond, msg):
         failures.append(msg)
 
 
-def run(dirs, sccs=None, require_all=False):
+def run(dirs, sccs=None, require_all=False, pinned=False):
     sccs = sccs or [scc_check.fixtures.path("openshift-scc", f"scc-restricted-{v}.yaml") for v in ("v2", "v3")]
     buf = io.StringIO()
     res = scc_check.check(dirs, sccs, os.path.join(HERE, "..", "namespace-openshift.yaml"), out=buf,
-                          require_all=require_all)
+                          require_all=require_all, pinned=pinned)
     return res, buf.getvalue()
 
 
@@ -160,6 +167,44 @@ def main():
         res, _ = run([pod_dir(os.path.join(d, "pinned-v3-only"), copy.deepcopy(base),
                               {"openshift.io/required-scc": "restricted-v3"})])
         check(not res[0]["admitted"], "required-scc restricted-v3 without hostUsers: false: refused (v2 is not tried)")
+
+    print("==> --pinned")
+    pin = "openshift.io/required-scc"
+    with tempfile.TemporaryDirectory() as d:
+        def pinned(name, spec, scc):
+            res, text = run([pod_dir(os.path.join(d, name), spec, {pin: scc} if scc else None)], pinned=True)
+            return res[0], text
+        userns = dict(copy.deepcopy(base), hostUsers=False)
+        r, text = pinned("none", userns, None)
+        check(not r["admitted"] and "no openshift.io/required-scc annotation" in text, "a pod that pins no SCC fails")
+        r, text = pinned("v3", userns, "restricted-v3")
+        check(r["admitted"] and r["by"] == "restricted-v3" and not r["expected_refusals"],
+              "a restricted-v3 pod that restricted-v2 admits too passes")
+        v3_only = copy.deepcopy(userns)
+        v3_only["securityContext"] = {"fsGroup": 2000}
+        r, text = pinned("v3-only", v3_only, "restricted-v3")
+        check(not r["admitted"] and "restricted-v2 refuses it for more than the user namespace" in text,
+              "a restricted-v3 pod that restricted-v2 refuses (fsGroup 2000) fails, naming restricted-v2")
+        nfs = copy.deepcopy(base)
+        nfs["securityContext"] = {"supplementalGroups": [100]}
+        r, text = pinned("v2-nfs", nfs, "restricted-v2")
+        c = next(iter(r["verdicts"][0]["containers"].values()))
+        check(r["admitted"] and r["by"] == "restricted-v2" and list(r["expected_refusals"]) == ["restricted-v3"]
+              and c["runAsUser"] == 1000680000
+              and r["verdicts"][0]["podSecurityContext"]["supplementalGroups"] == [100]
+              and "restricted-v3: refused, as expected" in text and "Host Users must be set to false" in text
+              and "100 is not an allowed group (ranges 1000-65534)" in text,
+              "a restricted-v2 pod without a user namespace, supplemental group 100: passes (uid 1000680000, "
+              "groups kept by RunAsAny), its restricted-v3 refusal printed as expected with both reasons")
+        more = copy.deepcopy(nfs)
+        more["securityContext"]["fsGroup"] = 1000680000
+        r, text = pinned("v2-more", more, "restricted-v2")
+        check(not r["admitted"] and "restricted-v3 refuses it for more than the user namespace" in text
+              and "restricted-v3: refused, as expected" not in text,
+              "a restricted-v2 pod restricted-v3 refuses for its fsGroup too fails")
+        r, text = pinned("v2-userns", dict(copy.deepcopy(nfs), hostUsers=False), "restricted-v2")
+        check(not r["admitted"] and "uid 1000680000, which a user namespace cannot map" in text,
+              "a restricted-v2 pod with hostUsers: false fails: its uid cannot be mapped")
     print(f"\nscc selftest: {'FAILED: ' + str(len(failures)) if failures else 'all passed'}")
     return 1 if failures else 0
 
