@@ -1,0 +1,194 @@
+//! What a change does to the cluster that a reviewer must not miss: data at risk, RBAC changes,
+//! NodePorts that move, images that change, notebook servers that start differently (command,
+//! args, start-up environment), and resource totals before → after. Computed from
+//! the old and new objects themselves (parsed YAML), never from the spec, so it also sees
+//! hand-made objects. Pure: no I/O.
+
+mod data;
+mod gitops;
+mod nodeports;
+mod rbac;
+mod totals;
+mod workload;
+
+pub use data::{DataRisk, DataRiskKind};
+pub use gitops::GitopsChange;
+pub use nodeports::NodePortMove;
+pub use rbac::{RbacChange, RbacWhat};
+pub use totals::{Resources, Totals};
+pub use workload::{ImageChange, StartChange};
+
+use crate::model::GpuPool;
+use crate::model::names::TEAM;
+use crate::object::ObjectId;
+use crate::review::block::Keep;
+use crate::review::diff::Change;
+use crate::review::snapshot::Snapshot;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use totals::{Sums, parse_bytes};
+
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Risks {
+    pub data: Vec<DataRisk>,
+    pub rbac: Vec<RbacChange>,
+    pub node_ports: Vec<NodePortMove>,
+    pub images: Vec<ImageChange>,
+    pub starts: Vec<StartChange>,
+    /// The AppProject and Application that decide what Argo CD deploys, where.
+    pub gitops: Vec<GitopsChange>,
+    pub totals: Totals,
+}
+
+impl Risks {
+    /// True when there is nothing but (possibly unchanged) totals.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+            && self.rbac.is_empty()
+            && self.node_ports.is_empty()
+            && self.images.is_empty()
+            && self.starts.is_empty()
+            && self.gitops.is_empty()
+    }
+}
+
+/// Compute the risks of going from `old` to `new`. `pools` (the new spec's GPU pools) name the
+/// pools workloads draw on; a workload matching none is grouped by its GPU resource.
+#[cfg(test)]
+pub fn assess(old: &Snapshot, new: &Snapshot, pools: &BTreeMap<String, GpuPool>) -> Risks {
+    assess_with(old, new, &Same::default(), pools)
+}
+
+/// The kinds of an unchanged object that `assess_with` needs to see: Services (the NodePorts
+/// they hold) and workloads (the resources they ask for).
+pub const SAME_KINDS: [&str; 9] = [
+    "Service",
+    "Notebook",
+    "Pod",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+];
+
+/// What `assess_with` reads of an unchanged object (`block::Filter`): its team label, replicas and
+/// parallelism, each container's resources, the node selector, each Service port.
+pub fn same_keys(key: &str) -> Keep {
+    match key {
+        "metadata" | "labels" | "spec" | "template" | "jobTemplate" | "containers" => Keep::Walk,
+        TEAM | "replicas" | "parallelism" | "nodeSelector" | "resources" | "ports" => Keep::Whole,
+        _ => Keep::Drop,
+    }
+}
+
+/// What the unchanged objects (the same on both sides) add to a review: the NodePorts their
+/// Services hold and the resources their workloads ask for. Gathered object by object
+/// (`add`), in parts that `merge`, so no object is kept.
+#[derive(Clone, Debug, Default)]
+pub struct Same {
+    ports: BTreeMap<(ObjectId, String), i64>,
+    sums: Sums,
+}
+
+impl Same {
+    /// Count one unchanged object (of the `SAME_KINDS`; others add nothing), read with at
+    /// least the keys `same_keys` keeps.
+    pub fn add(&mut self, id: &ObjectId, value: &Value, pools: &BTreeMap<String, GpuPool>) {
+        nodeports::service_ports(id, value, &mut self.ports);
+        totals::add_workload(&mut self.sums, id, value, pools);
+    }
+
+    pub fn merge(&mut self, other: Same) {
+        self.ports.extend(other.ports);
+        self.sums.merge(other.sums);
+    }
+}
+
+/// `assess` with the objects that are the same on both sides kept apart: `old` and `new` hold
+/// the others, `same` what the unchanged ones add, which count in the NodePorts taken and in
+/// the totals on both sides but cannot be a risk themselves. Gives what `assess` gives for the
+/// whole sides.
+pub fn assess_with(
+    old: &Snapshot,
+    new: &Snapshot,
+    same: &Same,
+    pools: &BTreeMap<String, GpuPool>,
+) -> Risks {
+    let mut risks = Risks::default();
+    let ids: BTreeSet<&ObjectId> = old.objects.keys().chain(new.objects.keys()).collect();
+    for id in ids {
+        let o = old.objects.get(id).map(|f| &f.value);
+        let n = new.objects.get(id).map(|f| &f.value);
+        if o == n {
+            continue;
+        }
+        match id.kind.as_str() {
+            "PersistentVolume" | "PersistentVolumeClaim" | "Namespace" | "Profile" => {
+                data::data(id, o, n, &mut risks.data);
+            }
+            "Role" | "ClusterRole" => rbac::rules(id, o, n, &mut risks.rbac),
+            "RoleBinding" | "ClusterRoleBinding" => rbac::subjects(id, o, n, &mut risks.rbac),
+            "AppProject" | "Application" => risks.gitops.push(GitopsChange {
+                object: id.clone(),
+                change: match (o, n) {
+                    (None, _) => Change::Added,
+                    (_, None) => Change::Removed,
+                    _ => Change::Changed,
+                },
+                fields: match (o, n) {
+                    (Some(o), Some(n)) => changed_keys(o.get("spec"), n.get("spec"), &[]),
+                    _ => Vec::new(),
+                },
+            }),
+            _ => {}
+        }
+        if let (Some(o), Some(n)) = (o, n) {
+            workload::images(id, o, n, &mut risks.images);
+            workload::starts(id, o, n, &mut risks.starts);
+        }
+    }
+    // Who gains or loses access matters most to a reviewer: subjects first.
+    risks.rbac.sort_by_key(|c| c.what);
+    risks.node_ports = nodeports::node_ports(old, new, same);
+    risks.totals = totals::totals(old, new, same, pools);
+    risks
+}
+
+/// The pod spec inside a workload, wherever its kind keeps it.
+fn pod_spec<'v>(kind: &str, v: &'v Value) -> Option<&'v Value> {
+    match kind {
+        "Pod" => v.get("spec"),
+        "CronJob" => v.pointer("/spec/jobTemplate/spec/template/spec"),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "Notebook" => {
+            v.pointer("/spec/template/spec")
+        }
+        _ => None,
+    }
+}
+
+fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
+    ["initContainers", "containers"]
+        .into_iter()
+        .filter_map(|k| spec.get(k).and_then(Value::as_array))
+        .flatten()
+}
+
+fn changed_keys(old: Option<&Value>, new: Option<&Value>, except: &[&str]) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let o = old.and_then(Value::as_object).unwrap_or(&empty);
+    let n = new.and_then(Value::as_object).unwrap_or(&empty);
+    let keys: BTreeSet<&String> = o.keys().chain(n.keys()).collect();
+    keys.into_iter()
+        .filter(|k| !except.contains(&k.as_str()) && o.get(*k) != n.get(*k))
+        .map(|k| format!("spec.{k}"))
+        .collect()
+}
+
+#[cfg(test)]
+fn snap(files: &[(&str, &str)]) -> Snapshot {
+    Snapshot::from_texts(files)
+}
