@@ -11,7 +11,15 @@ use crate::terminal::{self, EMPHASIS, Paint, escape};
 use std::fmt::Write as _;
 
 pub(super) fn diff(report: &DiffReport, stat: bool, p: Paint) -> String {
+    // Risks first: what a reviewer must not miss comes before the objects, with --stat too.
     let mut out = String::new();
+    let risks = risks_text(&report.risks);
+    for line in risks.lines() {
+        let _ = writeln!(out, "{}", escape(line));
+    }
+    if !stat && !risks.is_empty() {
+        out.push('\n'); // apart from the first diff, as each diff is from the next
+    }
     for o in &report.diff.objects {
         let line = escape(&report.one_liner(o, stat)).into_owned();
         let _ = writeln!(out, "{}", header(p, o.change, &line));
@@ -30,11 +38,6 @@ pub(super) fn diff(report: &DiffReport, stat: bool, p: Paint) -> String {
             note_text(n, &report.dir)
         );
         let _ = writeln!(out, "{}", escape(&line));
-    }
-    if !stat {
-        for line in risks_text(&report.risks).lines() {
-            let _ = writeln!(out, "{}", escape(line));
-        }
     }
     let _ = writeln!(out, "{}", p.style(EMPHASIS, &report.summary()));
     out
