@@ -249,7 +249,7 @@ fn risks_markdown(r: &Risks, env: &str) -> String {
     let rbac = r.rbac.iter().map(|c| rbac_text(c, code)).collect();
     bullets(&mut out, "RBAC", rbac, env);
     let ports = r.node_ports.iter().map(|m| port_text(m, code)).collect();
-    bullets(&mut out, "NodePorts that move", ports, env);
+    bullets(&mut out, "NodePorts and URLs", ports, env);
     let images = r
         .images
         .iter()

@@ -12,7 +12,7 @@ mod text;
 use crate::model::Quantity;
 use crate::review::check::Finding;
 use crate::review::diff::{Change, Diff, ObjectDiff};
-use crate::review::risk::{NodePortMove, RbacChange, RbacWhat, Risks};
+use crate::review::risk::{NodePortMove, NodePortWhat, RbacChange, RbacWhat, Risks};
 use crate::review::snapshot::Note;
 use crate::terminal::Paint;
 use serde::Serialize;
@@ -133,26 +133,44 @@ fn rbac_text(c: &RbacChange, q: impl Fn(&str) -> String) -> String {
     }
 }
 
+/// One NodePort risk: what happens to the port and its URL, and what to do.
 fn port_text(m: &NodePortMove, q: impl Fn(&str) -> String) -> String {
-    let mut s = format!("{} port {}: ", q(&m.service.to_string()), m.port);
-    match m.before {
-        Some(b) => {
-            let _ = write!(s, "{b} → {}", m.after);
-        }
-        None => {
-            let _ = write!(s, "new, on {}", m.after);
-        }
+    let service = q(&m.service.to_string());
+    let show = |port: Option<i64>| port.map_or_else(|| "–".to_owned(), |p| p.to_string());
+    let urls = match (&m.before_url, &m.after_url) {
+        (Some(b), Some(a)) if a != b => format!("{} → {}", q(b), q(a)),
+        (Some(u), _) | (None, Some(u)) => q(u),
+        (None, None) => String::new(),
+    };
+    let server = m.service.name.as_str();
+    match (m.what, &m.replaces, &m.previous_owner) {
+        (NodePortWhat::Released, _, _) => format!(
+            "{service} port {} released ({}): {urls} stops working; tell its users",
+            m.port,
+            show(m.before)
+        ),
+        (NodePortWhat::Taken, _, Some(owner)) => format!(
+            "{service} port {} takes {}, {}'s until now ({urls}): that server's users' bookmarks now reach this one; tell them, or pin the ports in the team's `nodePorts`",
+            m.port,
+            show(m.after),
+            q(&owner.to_string())
+        ),
+        (_, Some(old), _) => format!(
+            "{} is replaced by {service} (a renamed server), port {} {} → {}: {urls}; users' bookmarks break: send them the new URL (`nodePorts: {{{server}: {}}}` in the team keeps the port, not the path)",
+            q(&old.to_string()),
+            m.port,
+            show(m.before),
+            show(m.after),
+            show(m.before)
+        ),
+        _ => format!(
+            "{service} port {} {} → {}: {urls}; users' bookmarks break (`nodePorts: {{{server}: {}}}` in the team pins it back)",
+            m.port,
+            show(m.before),
+            show(m.after),
+            show(m.before)
+        ),
     }
-    if let Some(o) = &m.previous_owner {
-        let _ = write!(
-            s,
-            " (was {}'s: its users' bookmarks now reach another server)",
-            q(&o.to_string())
-        );
-    } else {
-        s.push_str(" (users' bookmarks break)");
-    }
-    s
 }
 
 /// The verdict on one environment.

@@ -13,13 +13,13 @@ mod workload;
 
 pub use data::{DataRisk, DataRiskKind};
 pub use gitops::GitopsChange;
-pub use nodeports::NodePortMove;
+pub use nodeports::{NodePortMove, NodePortWhat};
 pub use rbac::{RbacChange, RbacWhat};
 pub use totals::{Resources, Totals};
 pub use workload::{ImageChange, StartChange};
 
 use crate::model::GpuPool;
-use crate::model::names::TEAM;
+use crate::model::names::{ROLE, SERVER, TEAM};
 use crate::object::ObjectId;
 use crate::review::block::Keep;
 use crate::review::diff::Change;
@@ -80,7 +80,8 @@ pub const SAME_KINDS: [&str; 9] = [
 pub fn same_keys(key: &str) -> Keep {
     match key {
         "metadata" | "labels" | "spec" | "template" | "jobTemplate" | "containers" => Keep::Walk,
-        TEAM | "replicas" | "parallelism" | "nodeSelector" | "resources" | "ports" => Keep::Whole,
+        TEAM | ROLE | SERVER | "replicas" | "parallelism" | "nodeSelector" | "resources"
+        | "ports" => Keep::Whole,
         _ => Keep::Drop,
     }
 }
@@ -90,7 +91,7 @@ pub fn same_keys(key: &str) -> Keep {
 /// (`add`), in parts that `merge`, so no object is kept.
 #[derive(Clone, Debug, Default)]
 pub struct Same {
-    ports: BTreeMap<(ObjectId, String), i64>,
+    ports: BTreeMap<(ObjectId, String), nodeports::Held>,
     sums: Sums,
 }
 
