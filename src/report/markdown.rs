@@ -226,7 +226,9 @@ fn bullets(out: &mut String, title: &str, items: Vec<String>, env: &str) {
 fn risks_markdown(r: &Risks, env: &str) -> String {
     let mut out = String::new();
     if r.is_empty() {
-        out.push_str("No data at risk, no RBAC, NodePort, image or start-up changes.\n\n");
+        out.push_str(
+            "No data at risk, no RBAC, NodePort, immutable-field, image or start-up changes.\n\n",
+        );
     }
     let data = r
         .data
@@ -250,6 +252,20 @@ fn risks_markdown(r: &Risks, env: &str) -> String {
     bullets(&mut out, "RBAC", rbac, env);
     let ports = r.node_ports.iter().map(|m| port_text(m, code)).collect();
     bullets(&mut out, "NodePorts and URLs", ports, env);
+    let immutable = r
+        .immutable
+        .iter()
+        .map(|c| {
+            let fields: Vec<String> = c.fields.iter().map(|f| code(f)).collect();
+            format!(
+                "⚠️ {} {} cannot change in place: the API server refuses the update and Argo CD's sync fails; {}",
+                code(&c.object.to_string()),
+                fields.join(", "),
+                c.fix
+            )
+        })
+        .collect();
+    bullets(&mut out, "Immutable fields: the sync fails", immutable, env);
     let images = r
         .images
         .iter()

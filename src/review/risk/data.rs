@@ -178,9 +178,14 @@ pub(super) fn data(
             None,
             None,
             format!(
-                "immutable field{} {} changed: Kubernetes refuses the update, so the object must be deleted and recreated",
+                "immutable field{} {} changed: the API server refuses the update and Argo CD's sync fails; {}",
                 if changed.len() == 1 { "" } else { "s" },
-                changed.join(", ")
+                changed.join(", "),
+                if id.kind == "PersistentVolume" {
+                    "delete the volume (reclaim policy Retain keeps the data on the storage), sync, and check that its claim is Bound again"
+                } else {
+                    "a claim cannot be recreated without risking its data: make a claim under a new name, copy the data over, then remove this one"
+                }
             ),
         ));
     }

@@ -6,6 +6,7 @@
 
 mod data;
 mod gitops;
+mod immutable;
 mod nodeports;
 mod rbac;
 mod totals;
@@ -13,6 +14,7 @@ mod workload;
 
 pub use data::{DataRisk, DataRiskKind};
 pub use gitops::GitopsChange;
+pub use immutable::ImmutableChange;
 pub use nodeports::{NodePortMove, NodePortWhat};
 pub use rbac::{RbacChange, RbacWhat};
 pub use totals::{Resources, Totals};
@@ -35,6 +37,8 @@ pub struct Risks {
     pub data: Vec<DataRisk>,
     pub rbac: Vec<RbacChange>,
     pub node_ports: Vec<NodePortMove>,
+    /// Objects whose update Kubernetes refuses: the sync fails until they are recreated.
+    pub immutable: Vec<ImmutableChange>,
     pub images: Vec<ImageChange>,
     pub starts: Vec<StartChange>,
     /// The AppProject and Application that decide what Argo CD deploys, where.
@@ -48,6 +52,7 @@ impl Risks {
         self.data.is_empty()
             && self.rbac.is_empty()
             && self.node_ports.is_empty()
+            && self.immutable.is_empty()
             && self.images.is_empty()
             && self.starts.is_empty()
             && self.gitops.is_empty()
@@ -150,6 +155,7 @@ pub fn assess_with(
         if let (Some(o), Some(n)) = (o, n) {
             workload::images(id, o, n, &mut risks.images);
             workload::starts(id, o, n, &mut risks.starts);
+            immutable::immutable(id, o, n, &mut risks.immutable);
         }
     }
     // Who gains or loses access matters most to a reviewer: subjects first.
