@@ -227,7 +227,7 @@ fn risks_markdown(r: &Risks, env: &str) -> String {
     let mut out = String::new();
     if r.is_empty() {
         out.push_str(
-            "No data at risk, no RBAC, NodePort, immutable-field, image or start-up changes.\n\n",
+            "No data at risk, no RBAC, NodePort, data access, immutable-field, image or start-up changes.\n\n",
         );
     }
     let data = r
@@ -252,6 +252,12 @@ fn risks_markdown(r: &Risks, env: &str) -> String {
     bullets(&mut out, "RBAC", rbac, env);
     let ports = r.node_ports.iter().map(|m| port_text(m, code)).collect();
     bullets(&mut out, "NodePorts and URLs", ports, env);
+    let access = r
+        .access
+        .iter()
+        .map(|a| format!("⚠️ {}", a.message_with(code)))
+        .collect();
+    bullets(&mut out, "Access to shared data", access, env);
     let immutable = r
         .immutable
         .iter()

@@ -104,6 +104,9 @@ fn risks_text(r: &Risks) -> String {
     for m in &r.node_ports {
         let _ = writeln!(out, "  nodePort: {}", port_text(m, |s| s.to_owned()));
     }
+    for a in &r.access {
+        let _ = writeln!(out, "  access: {}", a.message());
+    }
     for c in &r.immutable {
         let _ = writeln!(out, "  immutable: {}", c.message());
     }

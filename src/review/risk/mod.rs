@@ -4,6 +4,7 @@
 //! the old and new objects themselves (parsed YAML), never from the spec, so it also sees
 //! hand-made objects. Pure: no I/O.
 
+mod access;
 mod data;
 mod gitops;
 mod immutable;
@@ -12,6 +13,7 @@ mod rbac;
 mod totals;
 mod workload;
 
+pub use access::AccessChange;
 pub use data::{DataRisk, DataRiskKind};
 pub use gitops::GitopsChange;
 pub use immutable::ImmutableChange;
@@ -37,6 +39,8 @@ pub struct Risks {
     pub data: Vec<DataRisk>,
     pub rbac: Vec<RbacChange>,
     pub node_ports: Vec<NodePortMove>,
+    /// Namespaces that gain access to shared data, or more of it.
+    pub access: Vec<AccessChange>,
     /// Objects whose update Kubernetes refuses: the sync fails until they are recreated.
     pub immutable: Vec<ImmutableChange>,
     pub images: Vec<ImageChange>,
@@ -53,6 +57,7 @@ impl Risks {
             && self.rbac.is_empty()
             && self.node_ports.is_empty()
             && self.immutable.is_empty()
+            && self.access.is_empty()
             && self.images.is_empty()
             && self.starts.is_empty()
             && self.gitops.is_empty()
@@ -67,7 +72,7 @@ pub fn assess(old: &Snapshot, new: &Snapshot, pools: &BTreeMap<String, GpuPool>)
 }
 
 /// The kinds of an unchanged object that `assess_with` needs to see: Services (the NodePorts
-/// they hold) and workloads (the resources they ask for).
+/// they hold) and workloads (the resources they ask for, the shared volumes they mount).
 pub const SAME_KINDS: [&str; 9] = [
     "Service",
     "Notebook",
@@ -80,13 +85,24 @@ pub const SAME_KINDS: [&str; 9] = [
     "CronJob",
 ];
 
-/// What `assess_with` reads of an unchanged object (`block::Filter`): its team label, replicas and
-/// parallelism, each container's resources, the node selector, each Service port.
+/// What `assess_with` reads of an unchanged object (`block::Filter`): its team, role and server
+/// labels, replicas and parallelism, each container's resources and volume mounts, the pod's
+/// volumes and node selector, each Service port.
 pub fn same_keys(key: &str) -> Keep {
     match key {
-        "metadata" | "labels" | "spec" | "template" | "jobTemplate" | "containers" => Keep::Walk,
-        TEAM | ROLE | SERVER | "replicas" | "parallelism" | "nodeSelector" | "resources"
-        | "ports" => Keep::Whole,
+        "metadata" | "labels" | "spec" | "template" | "jobTemplate" | "initContainers"
+        | "containers" => Keep::Walk,
+        TEAM
+        | ROLE
+        | SERVER
+        | "replicas"
+        | "parallelism"
+        | "nodeSelector"
+        | "resources"
+        | "ports"
+        | "volumes"
+        | "volumeMounts"
+        | "volumeClaimTemplates" => Keep::Whole,
         _ => Keep::Drop,
     }
 }
@@ -98,6 +114,7 @@ pub fn same_keys(key: &str) -> Keep {
 pub struct Same {
     ports: BTreeMap<(ObjectId, String), nodeports::Held>,
     sums: Sums,
+    mounts: access::Mounts,
 }
 
 impl Same {
@@ -106,11 +123,13 @@ impl Same {
     pub fn add(&mut self, id: &ObjectId, value: &Value, pools: &BTreeMap<String, GpuPool>) {
         nodeports::service_ports(id, value, &mut self.ports);
         totals::add_workload(&mut self.sums, id, value, pools);
+        access::add_mounts(id, value, &mut self.mounts);
     }
 
     pub fn merge(&mut self, other: Same) {
         self.ports.extend(other.ports);
         self.sums.merge(other.sums);
+        access::merge(&mut self.mounts, other.mounts);
     }
 }
 
@@ -156,16 +175,25 @@ pub fn assess_with(
             workload::images(id, o, n, &mut risks.images);
             workload::starts(id, o, n, &mut risks.starts);
             immutable::immutable(id, o, n, &mut risks.immutable);
+            if id.kind == "PersistentVolume" {
+                access::claim_ref(id, o, n, &mut risks.access);
+            }
         }
     }
     // Who gains or loses access matters most to a reviewer: subjects first.
     risks.rbac.sort_by_key(|c| c.what);
+    risks.access.extend(access::mounts(old, new, same));
+    risks
+        .access
+        .sort_by(|a, b| (&a.namespace, &a.volume).cmp(&(&b.namespace, &b.volume)));
     risks.node_ports = nodeports::node_ports(old, new, same);
     risks.totals = totals::totals(old, new, same, pools);
     risks
 }
 
-/// The pod spec inside a workload, wherever its kind keeps it.
+/// The pod spec inside a workload, wherever its kind keeps it (a Kubeflow `Notebook` too). A new
+/// workload kind is one arm here and one entry in `SAME_KINDS`: images, access to shared data
+/// and totals then all count it (start-up, `workload::starts`, names its long-running kinds).
 fn pod_spec<'v>(kind: &str, v: &'v Value) -> Option<&'v Value> {
     match kind {
         "Pod" => v.get("spec"),
