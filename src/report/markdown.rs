@@ -227,7 +227,7 @@ fn risks_markdown(r: &Risks, env: &str) -> String {
     let mut out = String::new();
     if r.is_empty() {
         out.push_str(
-            "No data at risk, no RBAC, NodePort, data access, immutable-field, image or start-up changes.\n\n",
+            "No data at risk, no RBAC, NodePort, data access, network policy, immutable-field, image or start-up changes.\n\n",
         );
     }
     let data = r
@@ -258,6 +258,19 @@ fn risks_markdown(r: &Risks, env: &str) -> String {
         .map(|a| format!("⚠️ {}", a.message_with(code)))
         .collect();
     bullets(&mut out, "Access to shared data", access, env);
+    let network = r
+        .network
+        .iter()
+        .map(|w| {
+            format!(
+                "⚠️ {} now allows {} {}: check that this traffic should reach (or leave) the team's pods",
+                code(&w.object.to_string()),
+                w.direction,
+                code(&w.allows)
+            )
+        })
+        .collect();
+    bullets(&mut out, "Network policies that allow more", network, env);
     let immutable = r
         .immutable
         .iter()

@@ -107,6 +107,9 @@ fn risks_text(r: &Risks) -> String {
     for a in &r.access {
         let _ = writeln!(out, "  access: {}", a.message());
     }
+    for w in &r.network {
+        let _ = writeln!(out, "  network: {}", w.message());
+    }
     for c in &r.immutable {
         let _ = writeln!(out, "  immutable: {}", c.message());
     }

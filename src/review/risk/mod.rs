@@ -8,6 +8,7 @@ mod access;
 mod data;
 mod gitops;
 mod immutable;
+mod network;
 mod nodeports;
 mod rbac;
 mod totals;
@@ -17,6 +18,7 @@ pub use access::AccessChange;
 pub use data::{DataRisk, DataRiskKind};
 pub use gitops::GitopsChange;
 pub use immutable::ImmutableChange;
+pub use network::NetworkWidening;
 pub use nodeports::{NodePortMove, NodePortWhat};
 pub use rbac::{RbacChange, RbacWhat};
 pub use totals::{Resources, Totals};
@@ -41,6 +43,8 @@ pub struct Risks {
     pub node_ports: Vec<NodePortMove>,
     /// Namespaces that gain access to shared data, or more of it.
     pub access: Vec<AccessChange>,
+    /// NetworkPolicies that allow more traffic.
+    pub network: Vec<NetworkWidening>,
     /// Objects whose update Kubernetes refuses: the sync fails until they are recreated.
     pub immutable: Vec<ImmutableChange>,
     pub images: Vec<ImageChange>,
@@ -58,6 +62,7 @@ impl Risks {
             && self.node_ports.is_empty()
             && self.immutable.is_empty()
             && self.access.is_empty()
+            && self.network.is_empty()
             && self.images.is_empty()
             && self.starts.is_empty()
             && self.gitops.is_empty()
@@ -72,9 +77,11 @@ pub fn assess(old: &Snapshot, new: &Snapshot, pools: &BTreeMap<String, GpuPool>)
 }
 
 /// The kinds of an unchanged object that `assess_with` needs to see: Services (the NodePorts
-/// they hold) and workloads (the resources they ask for, the shared volumes they mount).
-pub const SAME_KINDS: [&str; 9] = [
+/// they hold), NetworkPolicies (the pods they isolate) and workloads (the resources they ask
+/// for, the shared volumes they mount).
+pub const SAME_KINDS: [&str; 10] = [
     "Service",
+    "NetworkPolicy",
     "Notebook",
     "Pod",
     "Deployment",
@@ -87,7 +94,7 @@ pub const SAME_KINDS: [&str; 9] = [
 
 /// What `assess_with` reads of an unchanged object (`block::Filter`): its team, role and server
 /// labels, replicas and parallelism, each container's resources and volume mounts, the pod's
-/// volumes and node selector, each Service port.
+/// volumes and node selector, each Service port, a NetworkPolicy's pod selector and types.
 pub fn same_keys(key: &str) -> Keep {
     match key {
         "metadata" | "labels" | "spec" | "template" | "jobTemplate" | "initContainers"
@@ -115,6 +122,7 @@ pub struct Same {
     ports: BTreeMap<(ObjectId, String), nodeports::Held>,
     sums: Sums,
     mounts: access::Mounts,
+    isolation: network::Isolation,
 }
 
 impl Same {
@@ -124,12 +132,16 @@ impl Same {
         nodeports::service_ports(id, value, &mut self.ports);
         totals::add_workload(&mut self.sums, id, value, pools);
         access::add_mounts(id, value, &mut self.mounts);
+        network::add_isolation(id, value, &mut self.isolation);
     }
 
     pub fn merge(&mut self, other: Same) {
         self.ports.extend(other.ports);
         self.sums.merge(other.sums);
         access::merge(&mut self.mounts, other.mounts);
+        for (ns, policies) in other.isolation {
+            self.isolation.entry(ns).or_default().extend(policies);
+        }
     }
 }
 
@@ -186,6 +198,7 @@ pub fn assess_with(
     risks
         .access
         .sort_by(|a, b| (&a.namespace, &a.volume).cmp(&(&b.namespace, &b.volume)));
+    risks.network = network::widenings(old, new, same);
     risks.node_ports = nodeports::node_ports(old, new, same);
     risks.totals = totals::totals(old, new, same, pools);
     risks
