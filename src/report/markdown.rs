@@ -55,7 +55,9 @@ pub(super) fn diff(report: &DiffReport, stat: bool) -> String {
         bullets(&mut out, "Files nbgen cannot match", notes, &report.env);
     }
 
-    if report.graph.len() <= MARKDOWN_GRAPH_MAX {
+    if report.graph.is_empty() {
+        // No spec, no graph (a deleted environment).
+    } else if report.graph.len() <= MARKDOWN_GRAPH_MAX {
         out.push_str("<details><summary>Environment graph</summary>\n\n```mermaid\n");
         out.push_str(&report.graph);
         out.push_str("```\n\n</details>\n\n");
@@ -229,6 +231,9 @@ fn risks_markdown(r: &Risks, env: &str) -> String {
         out.push_str(
             "No data at risk, no RBAC, NodePort, data access, network policy, immutable-field, image or start-up changes.\n\n",
         );
+    }
+    if let Some(e) = &r.environment_deleted {
+        let _ = writeln!(out, "⚠️ **Environment deleted**: {}\n", e.message());
     }
     let data = r
         .data

@@ -95,6 +95,9 @@ pub(super) fn check(report: &CheckReport, p: Paint) -> String {
 
 fn risks_text(r: &Risks) -> String {
     let mut out = String::new();
+    if let Some(e) = &r.environment_deleted {
+        let _ = writeln!(out, "  environment deleted: {}", e.message());
+    }
     for d in &r.data {
         let _ = writeln!(out, "  data at risk: {}", d.message());
     }

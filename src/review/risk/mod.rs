@@ -38,6 +38,8 @@ use totals::{Sums, parse_bytes};
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Risks {
+    /// Set when the environment's spec is gone and every object of its output is removed.
+    pub environment_deleted: Option<EnvironmentDeleted>,
     pub data: Vec<DataRisk>,
     pub rbac: Vec<RbacChange>,
     pub node_ports: Vec<NodePortMove>,
@@ -57,7 +59,8 @@ pub struct Risks {
 impl Risks {
     /// True when there is nothing but (possibly unchanged) totals.
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.environment_deleted.is_none()
+            && self.data.is_empty()
             && self.rbac.is_empty()
             && self.node_ports.is_empty()
             && self.immutable.is_empty()
@@ -66,6 +69,23 @@ impl Risks {
             && self.images.is_empty()
             && self.starts.is_empty()
             && self.gitops.is_empty()
+    }
+}
+
+/// An environment whose spec is deleted: everything it deployed is to go.
+#[derive(Clone, Debug, Serialize)]
+pub struct EnvironmentDeleted {
+    pub environment: String,
+    /// The objects of its output, all removed.
+    pub objects: usize,
+}
+
+impl EnvironmentDeleted {
+    pub fn message(&self) -> String {
+        format!(
+            "environment {} is deleted (environments/{}.yaml is gone): all {} objects of out/{} are removed, and its servers, jobs and URLs with them; Argo CD prunes them only if its Application still exists, and never what is marked Prune=false (namespaces, volumes): delete those by hand once the data is safe, or restore the spec if the deletion is a mistake",
+            self.environment, self.environment, self.objects, self.environment
+        )
     }
 }
 
