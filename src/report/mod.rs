@@ -155,6 +155,12 @@ fn port_text(m: &NodePortMove, q: impl Fn(&str) -> String) -> String {
             show(m.after),
             q(&owner.to_string())
         ),
+        (_, Some(old), _) if m.before == m.after => format!(
+            "{} is replaced by {service} (a renamed server), port {} stays {}, its path changes: {urls}; users' bookmarks break: send them the new URL",
+            q(&old.to_string()),
+            m.port,
+            show(m.after)
+        ),
         (_, Some(old), _) => format!(
             "{} is replaced by {service} (a renamed server), port {} {} → {}: {urls}; users' bookmarks break: send them the new URL (`nodePorts: {{{server}: {}}}` in the team keeps the port, not the path)",
             q(&old.to_string()),
@@ -253,4 +259,46 @@ fn cpu_text(milli: i64) -> String {
 
 fn bytes_text(bytes: i64) -> String {
     Quantity::bytes_text(i128::from(bytes) * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::ObjectId;
+    use crate::review::risk::NodePortWhat;
+
+    fn service(name: &str) -> ObjectId {
+        ObjectId {
+            kind: "Service".into(),
+            namespace: Some("mlops".into()),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn a_renamed_server_is_told_apart_from_a_pinned_one() {
+        let mut m = NodePortMove {
+            service: service("inference"),
+            port: "http".into(),
+            what: NodePortWhat::Moved,
+            before: Some(32214),
+            after: Some(31879),
+            previous_owner: None,
+            replaces: Some(service("infer")),
+            before_url: Some("http://<node>:32214/notebook/mlops/infer/".into()),
+            after_url: Some("http://<node>:31879/notebook/mlops/inference/".into()),
+        };
+        let moved = port_text(&m, str::to_owned);
+        assert!(moved.contains("port http 32214 → 31879"), "{moved}");
+        assert!(moved.contains("`nodePorts: {inference: 32214}`"), "{moved}");
+        // Pinned to its old port: only the path changes, and there is nothing to pin.
+        m.after = Some(32214);
+        m.after_url = Some("http://<node>:32214/notebook/mlops/inference/".into());
+        let pinned = port_text(&m, str::to_owned);
+        assert!(
+            pinned.contains("port http stays 32214, its path changes"),
+            "{pinned}"
+        );
+        assert!(!pinned.contains("nodePorts"), "{pinned}");
+    }
 }
