@@ -114,7 +114,8 @@ pub const SAME_KINDS: [&str; 10] = [
 
 /// What `assess_with` reads of an unchanged object (`block::Filter`): its team, role and server
 /// labels, replicas and parallelism, each container's resources and volume mounts, the pod's
-/// volumes and node selector, each Service port, a NetworkPolicy's pod selector and types.
+/// volumes and node selector, each Service port, a NetworkPolicy's pod selector and types (and
+/// its egress rules, which decide its types when it names none).
 pub fn same_keys(key: &str) -> Keep {
     match key {
         "metadata" | "labels" | "spec" | "template" | "jobTemplate" | "initContainers"
@@ -129,7 +130,10 @@ pub fn same_keys(key: &str) -> Keep {
         | "ports"
         | "volumes"
         | "volumeMounts"
-        | "volumeClaimTemplates" => Keep::Whole,
+        | "volumeClaimTemplates"
+        | "podSelector"
+        | "policyTypes"
+        | "egress" => Keep::Whole,
         _ => Keep::Drop,
     }
 }
