@@ -129,12 +129,16 @@ fn diff_one(
             project.render(env)?; // the usual "cannot read" error
         }
         let d = diff::sides(&sides, &dir);
-        let risks = risk::assess_with(
+        let mut risks = risk::assess_with(
             &sides.old,
             &sides.new,
             &risk::Same::default(),
             &Default::default(),
         );
+        risks.environment_deleted = Some(risk::EnvironmentDeleted {
+            environment: env.to_owned(),
+            objects: d.count(crate::review::diff::Change::Removed),
+        });
         let report = DiffReport {
             env: env.to_owned(),
             against: against.map(str::to_owned),

@@ -55,7 +55,9 @@ pub(super) fn diff(report: &DiffReport, stat: bool) -> String {
         bullets(&mut out, "Files nbgen cannot match", notes, &report.env);
     }
 
-    if report.graph.len() <= MARKDOWN_GRAPH_MAX {
+    if report.graph.is_empty() {
+        // No spec, no graph (a deleted environment).
+    } else if report.graph.len() <= MARKDOWN_GRAPH_MAX {
         out.push_str("<details><summary>Environment graph</summary>\n\n```mermaid\n");
         out.push_str(&report.graph);
         out.push_str("```\n\n</details>\n\n");
@@ -226,7 +228,12 @@ fn bullets(out: &mut String, title: &str, items: Vec<String>, env: &str) {
 fn risks_markdown(r: &Risks, env: &str) -> String {
     let mut out = String::new();
     if r.is_empty() {
-        out.push_str("No data at risk, no RBAC, NodePort, image or start-up changes.\n\n");
+        out.push_str(
+            "No data at risk, no RBAC, NodePort, data access, network policy, immutable-field, image or start-up changes.\n\n",
+        );
+    }
+    if let Some(e) = &r.environment_deleted {
+        let _ = writeln!(out, "⚠️ **Environment deleted**: {}\n", e.message());
     }
     let data = r
         .data
@@ -249,7 +256,40 @@ fn risks_markdown(r: &Risks, env: &str) -> String {
     let rbac = r.rbac.iter().map(|c| rbac_text(c, code)).collect();
     bullets(&mut out, "RBAC", rbac, env);
     let ports = r.node_ports.iter().map(|m| port_text(m, code)).collect();
-    bullets(&mut out, "NodePorts that move", ports, env);
+    bullets(&mut out, "NodePorts and URLs", ports, env);
+    let access = r
+        .access
+        .iter()
+        .map(|a| format!("⚠️ {}", a.message_with(code)))
+        .collect();
+    bullets(&mut out, "Access to shared data", access, env);
+    let network = r
+        .network
+        .iter()
+        .map(|w| {
+            format!(
+                "⚠️ {} now allows {} {}: check that this traffic should reach (or leave) the team's pods",
+                code(&w.object.to_string()),
+                w.direction,
+                code(&w.allows)
+            )
+        })
+        .collect();
+    bullets(&mut out, "Network policies that allow more", network, env);
+    let immutable = r
+        .immutable
+        .iter()
+        .map(|c| {
+            let fields: Vec<String> = c.fields.iter().map(|f| code(f)).collect();
+            format!(
+                "⚠️ {} {} cannot change in place: the API server refuses the update and Argo CD's sync fails; {}",
+                code(&c.object.to_string()),
+                fields.join(", "),
+                c.fix
+            )
+        })
+        .collect();
+    bullets(&mut out, "Immutable fields: the sync fails", immutable, env);
     let images = r
         .images
         .iter()

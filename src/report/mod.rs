@@ -12,7 +12,7 @@ mod text;
 use crate::model::Quantity;
 use crate::review::check::Finding;
 use crate::review::diff::{Change, Diff, ObjectDiff};
-use crate::review::risk::{NodePortMove, RbacChange, RbacWhat, Risks};
+use crate::review::risk::{NodePortMove, NodePortWhat, RbacChange, RbacWhat, Risks};
 use crate::review::snapshot::Note;
 use crate::terminal::Paint;
 use serde::Serialize;
@@ -133,26 +133,50 @@ fn rbac_text(c: &RbacChange, q: impl Fn(&str) -> String) -> String {
     }
 }
 
+/// One NodePort risk: what happens to the port and its URL, and what to do.
 fn port_text(m: &NodePortMove, q: impl Fn(&str) -> String) -> String {
-    let mut s = format!("{} port {}: ", q(&m.service.to_string()), m.port);
-    match m.before {
-        Some(b) => {
-            let _ = write!(s, "{b} → {}", m.after);
-        }
-        None => {
-            let _ = write!(s, "new, on {}", m.after);
-        }
+    let service = q(&m.service.to_string());
+    let show = |port: Option<i64>| port.map_or_else(|| "–".to_owned(), |p| p.to_string());
+    let urls = match (&m.before_url, &m.after_url) {
+        (Some(b), Some(a)) if a != b => format!("{} → {}", q(b), q(a)),
+        (Some(u), _) | (None, Some(u)) => q(u),
+        (None, None) => String::new(),
+    };
+    let server = m.service.name.as_str();
+    match (m.what, &m.replaces, &m.previous_owner) {
+        (NodePortWhat::Released, _, _) => format!(
+            "{service} port {} released ({}): {urls} stops working; tell its users",
+            m.port,
+            show(m.before)
+        ),
+        (NodePortWhat::Taken, _, Some(owner)) => format!(
+            "{service} port {} takes {}, {}'s until now ({urls}): that server's users' bookmarks now reach this one; tell them, or pin the ports in the team's `nodePorts`",
+            m.port,
+            show(m.after),
+            q(&owner.to_string())
+        ),
+        (_, Some(old), _) if m.before == m.after => format!(
+            "{} is replaced by {service} (a renamed server), port {} stays {}, its path changes: {urls}; users' bookmarks break: send them the new URL",
+            q(&old.to_string()),
+            m.port,
+            show(m.after)
+        ),
+        (_, Some(old), _) => format!(
+            "{} is replaced by {service} (a renamed server), port {} {} → {}: {urls}; users' bookmarks break: send them the new URL (`nodePorts: {{{server}: {}}}` in the team keeps the port, not the path)",
+            q(&old.to_string()),
+            m.port,
+            show(m.before),
+            show(m.after),
+            show(m.before)
+        ),
+        _ => format!(
+            "{service} port {} {} → {}: {urls}; users' bookmarks break (`nodePorts: {{{server}: {}}}` in the team pins it back)",
+            m.port,
+            show(m.before),
+            show(m.after),
+            show(m.before)
+        ),
     }
-    if let Some(o) = &m.previous_owner {
-        let _ = write!(
-            s,
-            " (was {}'s: its users' bookmarks now reach another server)",
-            q(&o.to_string())
-        );
-    } else {
-        s.push_str(" (users' bookmarks break)");
-    }
-    s
 }
 
 /// The verdict on one environment.
@@ -235,4 +259,46 @@ fn cpu_text(milli: i64) -> String {
 
 fn bytes_text(bytes: i64) -> String {
     Quantity::bytes_text(i128::from(bytes) * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::ObjectId;
+    use crate::review::risk::NodePortWhat;
+
+    fn service(name: &str) -> ObjectId {
+        ObjectId {
+            kind: "Service".into(),
+            namespace: Some("mlops".into()),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn a_renamed_server_is_told_apart_from_a_pinned_one() {
+        let mut m = NodePortMove {
+            service: service("inference"),
+            port: "http".into(),
+            what: NodePortWhat::Moved,
+            before: Some(32214),
+            after: Some(31879),
+            previous_owner: None,
+            replaces: Some(service("infer")),
+            before_url: Some("http://<node>:32214/notebook/mlops/infer/".into()),
+            after_url: Some("http://<node>:31879/notebook/mlops/inference/".into()),
+        };
+        let moved = port_text(&m, str::to_owned);
+        assert!(moved.contains("port http 32214 → 31879"), "{moved}");
+        assert!(moved.contains("`nodePorts: {inference: 32214}`"), "{moved}");
+        // Pinned to its old port: only the path changes, and there is nothing to pin.
+        m.after = Some(32214);
+        m.after_url = Some("http://<node>:32214/notebook/mlops/inference/".into());
+        let pinned = port_text(&m, str::to_owned);
+        assert!(
+            pinned.contains("port http stays 32214, its path changes"),
+            "{pinned}"
+        );
+        assert!(!pinned.contains("nodePorts"), "{pinned}");
+    }
 }

@@ -11,7 +11,15 @@ use crate::terminal::{self, EMPHASIS, Paint, escape};
 use std::fmt::Write as _;
 
 pub(super) fn diff(report: &DiffReport, stat: bool, p: Paint) -> String {
+    // Risks first: what a reviewer must not miss comes before the objects, with --stat too.
     let mut out = String::new();
+    let risks = risks_text(&report.risks);
+    for line in risks.lines() {
+        let _ = writeln!(out, "{}", escape(line));
+    }
+    if !stat && !risks.is_empty() {
+        out.push('\n'); // apart from the first diff, as each diff is from the next
+    }
     for o in &report.diff.objects {
         let line = escape(&report.one_liner(o, stat)).into_owned();
         let _ = writeln!(out, "{}", header(p, o.change, &line));
@@ -30,11 +38,6 @@ pub(super) fn diff(report: &DiffReport, stat: bool, p: Paint) -> String {
             note_text(n, &report.dir)
         );
         let _ = writeln!(out, "{}", escape(&line));
-    }
-    if !stat {
-        for line in risks_text(&report.risks).lines() {
-            let _ = writeln!(out, "{}", escape(line));
-        }
     }
     let _ = writeln!(out, "{}", p.style(EMPHASIS, &report.summary()));
     out
@@ -92,6 +95,9 @@ pub(super) fn check(report: &CheckReport, p: Paint) -> String {
 
 fn risks_text(r: &Risks) -> String {
     let mut out = String::new();
+    if let Some(e) = &r.environment_deleted {
+        let _ = writeln!(out, "  environment deleted: {}", e.message());
+    }
     for d in &r.data {
         let _ = writeln!(out, "  data at risk: {}", d.message());
     }
@@ -100,6 +106,15 @@ fn risks_text(r: &Risks) -> String {
     }
     for m in &r.node_ports {
         let _ = writeln!(out, "  nodePort: {}", port_text(m, |s| s.to_owned()));
+    }
+    for a in &r.access {
+        let _ = writeln!(out, "  access: {}", a.message());
+    }
+    for w in &r.network {
+        let _ = writeln!(out, "  network: {}", w.message());
+    }
+    for c in &r.immutable {
+        let _ = writeln!(out, "  immutable: {}", c.message());
     }
     for i in &r.images {
         let _ = writeln!(

@@ -222,7 +222,8 @@ mod tests {
 
     /// `Sides` (unchanged files set apart, unparsed) gives what comparing the whole snapshots
     /// gives, risks included: a stray copy of an unchanged object, an edited file, a removed
-    /// and an added one, a link, and unchanged Services and workloads that count in totals.
+    /// and an added one, a link, and unchanged Services, workloads and network policies that
+    /// count in totals, NodePorts, access to shared data and isolation.
     #[test]
     fn sides_give_what_whole_snapshots_give() {
         use crate::emit::ownership::Listed;
@@ -239,7 +240,23 @@ mod tests {
                 "kind: StatefulSet\nmetadata:\n  labels:\n    nbgen.io/team: a\n  name: {name}\n  namespace: a\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n      - name: n\n        resources:\n          requests:\n            cpu: \"{cpu}\"\n            nvidia.com/gpu: \"1\"\n"
             )
         };
+        // A default-deny that stays, and an egress policy that goes: pods stay isolated.
+        let policy = |name: &str, types: &str| {
+            format!(
+                "kind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: a\nspec:\n  podSelector: {{}}\n  policyTypes:\n{types}"
+            )
+        };
+        let deny = policy("deny", "  - Egress\n  - Ingress\n");
+        let out = policy("out", "  - Egress\n") + "  egress:\n  - ports:\n    - port: 443\n";
+        // A server that keeps mounting a shared claim, and a new one mounting it: no new access.
+        let mounts = |name: &str| {
+            sts(name, "1")
+                + "        volumeMounts:\n        - mountPath: /data\n          name: data\n      volumes:\n      - name: data\n        persistentVolumeClaim:\n          claimName: shared\n"
+        };
         let rendered = [
+            ("a/networkpolicy-deny.yaml", deny.clone()),
+            ("a/statefulset-m1.yaml", mounts("m1")),
+            ("a/statefulset-m2.yaml", mounts("m2")),
             ("a/service-s1.yaml", svc("s1", 30001)),
             ("a/service-s2.yaml", svc("s2", 30002)),
             ("a/statefulset-s1.yaml", sts("s1", "2")),
@@ -249,6 +266,9 @@ mod tests {
             ("a/configmap-new.yaml", cm("new", "1")),
         ];
         let on_disk = [
+            ("a/networkpolicy-deny.yaml", Some(deny)),
+            ("a/networkpolicy-out.yaml", Some(out)),
+            ("a/statefulset-m1.yaml", Some(mounts("m1"))),
             ("a/service-s1.yaml", Some(svc("s1", 30001))),
             ("a/service-s2.yaml", Some(svc("s2", 30003))),
             ("a/statefulset-s1.yaml", Some(sts("s1", "2"))),
@@ -308,9 +328,10 @@ mod tests {
         assert_eq!(format!("{:?}", apart.1), format!("{:?}", whole.1));
         // s1's Service and StatefulSet, ConfigMap same: the stray copies of two of them lose to
         // the files at nbgen's paths, and become notes on both ways.
-        assert_eq!(whole.0.unchanged, 3);
-        assert_eq!(sides.same.len(), 3);
+        assert_eq!(whole.0.unchanged, 5);
+        assert_eq!(sides.same.len(), 5);
         assert_eq!(apart.0.notes.len(), 3, "two duplicates and a link");
         assert!(!whole.1.node_ports.is_empty() && !whole.1.totals.teams.is_empty());
+        assert!(whole.1.network.is_empty() && whole.1.access.is_empty());
     }
 }
