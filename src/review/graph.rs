@@ -109,7 +109,12 @@ fn picture(env: &Env) -> Picture {
             let when = j
                 .schedule
                 .as_ref()
-                .map_or_else(|| "runs once".to_owned(), |s| format!("cron {}", s.cron));
+                // Non-breaking spaces: a renderer wraps a long label at spaces, and a schedule
+                // split over two lines ("0 3 * / * 1") reads as another schedule.
+                .map_or_else(
+                    || "runs once".to_owned(),
+                    |s| format!("cron\u{a0}{}", s.cron.replace(' ', "\u{a0}")),
+                );
             let label = format!("job {}\n{} · {when}", j.name, j.role);
             link(&id, &j.mounts, j.gpu.as_ref());
             servers.push(Node {
