@@ -86,6 +86,11 @@ impl Project {
         Ok(OutDir::new(&self.root, env))
     }
 
+    /// Where `environments/<env>.yaml` is (`env` already a checked name).
+    pub fn spec_path(&self, env: &str) -> PathBuf {
+        self.root.join(format!("environments/{env}.yaml"))
+    }
+
     /// Read `environments/<env>.yaml`.
     pub fn read_spec(&self, env: &str) -> Result<SourceFile, Failure> {
         checked_name(env)?;

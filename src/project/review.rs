@@ -273,7 +273,21 @@ pub fn check(
         environments: Vec::new(),
     };
     let mut clusters: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    // A named environment whose spec is gone but whose output is still committed is what
+    // `check` without names reports for it: output with no spec, not an unreadable spec.
+    let specless: Vec<String> = if all {
+        Vec::new()
+    } else {
+        orphans(project, &[])?
+            .into_iter()
+            .filter(|name| envs.contains(name) && !project.spec_path(name).exists())
+            .collect()
+    };
     for env in &envs {
+        if specless.contains(env) {
+            report.environments.push(no_spec(env, root.as_deref()));
+            continue;
+        }
         let dir = format!("out/{env}");
         let (r, sources) = match project.render(env) {
             Ok(x) => x,
@@ -323,22 +337,7 @@ pub fn check(
     }
     if all {
         for name in orphans(project, &envs)? {
-            let findings = vec![Finding {
-                path: String::new(),
-                problem: Problem::NoSpec,
-                object: None,
-                detail: format!(
-                    "holds manifests but there is no environments/{name}.yaml: restore the spec, or remove the directory"
-                ),
-            }];
-            report.environments.push(EnvCheck {
-                fix: check::fix(&name, &findings, root.as_deref()),
-                environment: name.clone(),
-                dir: format!("out/{name}"),
-                status: Status::OutOfDate,
-                files: 0,
-                findings,
-            });
+            report.environments.push(no_spec(&name, root.as_deref()));
         }
     }
     // Environments on one cluster, as committed: a clean merge of two reviewed changes can
@@ -400,6 +399,26 @@ fn read_manifest(out: &OutDir) -> Option<String> {
 }
 
 /// Directories under `out/` that hold manifests but have no spec.
+/// `out/<name>/` holds manifests but there is no `environments/<name>.yaml`.
+fn no_spec(name: &str, root: Option<&str>) -> EnvCheck {
+    let findings = vec![Finding {
+        path: String::new(),
+        problem: Problem::NoSpec,
+        object: None,
+        detail: format!(
+            "holds manifests but there is no environments/{name}.yaml: restore the spec, or remove the directory"
+        ),
+    }];
+    EnvCheck {
+        fix: check::fix(name, &findings, root),
+        environment: name.to_owned(),
+        dir: format!("out/{name}"),
+        status: Status::OutOfDate,
+        files: 0,
+        findings,
+    }
+}
+
 fn orphans(project: &Project, envs: &[String]) -> Result<Vec<String>, Failure> {
     let Ok(entries) = fs::read_dir(project.root.join("out")) else {
         return Ok(Vec::new());
