@@ -6,14 +6,15 @@
 //! servers run.
 
 use crate::model::names;
-use crate::model::start::HOME;
-use crate::model::{Env, GpuUse, Job, Quantity, Server};
+use crate::model::start::{CommandLine, HOME, NOTEBOOK_PORT};
+use crate::model::{Env, Family, GpuUse, Job, Quantity, Server, Start};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, EnvVar, PersistentVolumeClaimVolumeSource,
-    PodSecurityContext, PodSpec, ResourceRequirements, SeccompProfile, SecurityContext, Toleration,
-    Volume, VolumeMount,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, Probe, ResourceRequirements,
+    SeccompProfile, SecurityContext, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
 /// The notebook user of Jupyter's docker-stacks images (`jovyan`), and its group `users`.
@@ -162,6 +163,56 @@ pub fn pod_spec(
             .filter(|t| !t.is_empty()),
         volumes: Some(volumes),
         ..PodSpec::default()
+    }
+}
+
+/// A notebook server's Jupyter container, as every target starts it: `line` (the start
+/// convention's command for the server's URL `prefix`), `NB_PREFIX`, for a docker-stacks image
+/// the subcommand pinned and the image's NOTEBOOK_ARGS emptied (start-notebook.py runs `jupyter
+/// $DOCKER_STACKS_JUPYTER_CMD $NOTEBOOK_ARGS <args>`, so flags baked into the image, an empty
+/// token say, never reach Jupyter), then `extra_env`; the port `port_name` and probes of
+/// `<prefix>/api` — up to 5 minutes for a first start (a large image's start hooks, a slow
+/// volume), liveness and readiness once it succeeds, so liveness never kills a slow start.
+pub fn jupyter_container(
+    s: &Server,
+    name: &str,
+    prefix: &str,
+    line: CommandLine,
+    port_name: &str,
+    extra_env: Vec<EnvVar>,
+) -> Container {
+    let mut env = base_env();
+    env.push(env_var("NB_PREFIX", prefix));
+    if s.image.start == Start::Family(Family::DockerStacks) {
+        env.push(env_var("DOCKER_STACKS_JUPYTER_CMD", "lab"));
+        env.push(env_var("NOTEBOOK_ARGS", ""));
+    }
+    env.extend(extra_env);
+    let probe = |initial: i32, period: i32, failures: i32| Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(format!("{prefix}/api")),
+            port: IntOrString::String(port_name.to_owned()),
+            ..HTTPGetAction::default()
+        }),
+        initial_delay_seconds: (initial > 0).then_some(initial),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        ..Probe::default()
+    };
+    Container {
+        command: line.command,
+        args: line.args,
+        env: Some(env),
+        ports: Some(vec![ContainerPort {
+            name: Some(port_name.to_owned()),
+            container_port: NOTEBOOK_PORT,
+            protocol: Some("TCP".to_owned()),
+            ..ContainerPort::default()
+        }]),
+        startup_probe: Some(probe(0, 5, 60)),
+        readiness_probe: Some(probe(5, 10, 3)),
+        liveness_probe: Some(probe(60, 30, 5)),
+        ..container(&Workload::from(s), name, Vec::new())
     }
 }
 

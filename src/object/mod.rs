@@ -12,8 +12,8 @@ use k8s_openapi::api::admissionregistration::v1::{
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Namespace, PersistentVolume, PersistentVolumeClaim, ResourceQuota, Service,
-    ServiceAccount,
+    ConfigMap, Namespace, PersistentVolume, PersistentVolumeClaim, PodTemplateSpec, ResourceQuota,
+    Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -280,6 +280,21 @@ pub fn rendered_kinds(target: Target) -> Vec<Kind> {
 }
 
 impl Object {
+    /// The pod template of a built-in workload (StatefulSet, Job, CronJob), for a target to
+    /// adjust; `None` for every other object.
+    pub fn pod_template_mut(&mut self) -> Option<&mut PodTemplateSpec> {
+        match self {
+            Object::StatefulSet(s) => s.spec.as_mut().map(|s| &mut s.template),
+            Object::Job(j) => j.spec.as_mut().map(|s| &mut s.template),
+            Object::CronJob(c) => c
+                .spec
+                .as_mut()
+                .and_then(|s| s.job_template.spec.as_mut())
+                .map(|s| &mut s.template),
+            _ => None,
+        }
+    }
+
     /// The object's kind.
     pub fn kind(&self) -> Kind {
         Kind {

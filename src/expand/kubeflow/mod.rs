@@ -96,16 +96,7 @@ pub const SIDECAR_INJECT: &str = "sidecar.istio.io/inject";
 /// exited, and an injected istio-proxy never exits by itself, so the Job would run for ever
 /// (docs/kubeflow.md). The job needs nothing from the mesh: it reads and writes volumes.
 fn without_sidecar(mut o: Object) -> Object {
-    let template = match &mut o {
-        Object::Job(j) => j.spec.as_mut().map(|s| &mut s.template),
-        Object::CronJob(c) => c
-            .spec
-            .as_mut()
-            .and_then(|s| s.job_template.spec.as_mut())
-            .map(|s| &mut s.template),
-        _ => None,
-    };
-    if let Some(t) = template {
+    if let Some(t) = o.pod_template_mut() {
         t.metadata
             .get_or_insert_with(Default::default)
             .labels

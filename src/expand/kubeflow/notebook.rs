@@ -8,12 +8,11 @@ use crate::expand::kubernetes::server::{home_claim, home_volume, service_account
 use crate::expand::pod::{self, Workload};
 use crate::expand::{meta, server_labels};
 use crate::model::names;
-use crate::model::start::{self, HOME, NOTEBOOK_PORT};
-use crate::model::{Env, Family, Server, Start, Team};
+use crate::model::start::{self, HOME};
+use crate::model::{Env, Server, Team};
 use crate::object::Object;
 use crate::object::kubeflow::{Notebook, NotebookSpec, NotebookTemplate};
-use k8s_openapi::api::core::v1::{Container, ContainerPort, HTTPGetAction, Probe};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::api::core::v1::Container;
 use std::collections::BTreeMap;
 
 /// What the notebook controller names the container port when it adds one itself: the Service
@@ -62,39 +61,8 @@ fn container(namespace: &str, s: &Server) -> Container {
     let prefix = names::url_prefix(namespace, &s.name);
     let line = start::gateway_command(&s.image.start, &format!("{prefix}/"))
         .expect("validate refuses custom commands on the kubeflow target");
-    let mut env = pod::base_env();
-    env.push(pod::env_var("NB_PREFIX", &prefix));
-    if s.image.start == Start::Family(Family::DockerStacks) {
-        // As on the plain target (expand/kubernetes/server.rs): pin the subcommand, and keep
-        // the image's NOTEBOOK_ARGS off Jupyter's command line.
-        env.push(pod::env_var("DOCKER_STACKS_JUPYTER_CMD", "lab"));
-        env.push(pod::env_var("NOTEBOOK_ARGS", ""));
-    }
-    let probe = |initial: i32, period: i32, failures: i32| Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(format!("{prefix}/api")),
-            port: IntOrString::String(PORT_NAME.to_owned()),
-            ..HTTPGetAction::default()
-        }),
-        initial_delay_seconds: (initial > 0).then_some(initial),
-        period_seconds: Some(period),
-        failure_threshold: Some(failures),
-        ..Probe::default()
-    };
     Container {
-        command: line.command,
-        args: line.args,
-        env: Some(env),
-        ports: Some(vec![ContainerPort {
-            name: Some(PORT_NAME.to_owned()),
-            container_port: NOTEBOOK_PORT,
-            protocol: Some("TCP".to_owned()),
-            ..ContainerPort::default()
-        }]),
-        startup_probe: Some(probe(0, 5, 60)),
-        readiness_probe: Some(probe(5, 10, 3)),
-        liveness_probe: Some(probe(60, 30, 5)),
         working_dir: Some(HOME.to_owned()),
-        ..pod::container(&Workload::from(s), &s.name, Vec::new())
+        ..pod::jupyter_container(s, &s.name, &prefix, line, PORT_NAME, Vec::new())
     }
 }

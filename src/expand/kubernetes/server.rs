@@ -11,14 +11,13 @@ use crate::expand::{data_meta, meta, server_labels};
 use crate::model::names::{self, SERVER};
 use crate::model::start;
 use crate::model::start::NOTEBOOK_PORT;
-use crate::model::{Env, Family, Server, Start, Team};
+use crate::model::{Env, Server, Team};
 use crate::object::Object;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe,
-    SecretKeySelector, Service, ServiceAccount, ServicePort, ServiceSpec, Volume,
-    VolumeResourceRequirements,
+    Container, EnvVar, EnvVarSource, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, SecretKeySelector, Service,
+    ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -132,16 +131,7 @@ pub fn home_volume(s: &Server) -> Volume {
 fn container(team: &Team, s: &Server) -> Container {
     let prefix = names::url_prefix(&team.namespace, &s.name);
     let line = start::server_command(&s.image.start, &format!("{prefix}/"));
-    let mut env = pod::base_env();
-    env.push(pod::env_var("NB_PREFIX", &prefix));
-    if s.image.start == Start::Family(Family::DockerStacks) {
-        // start-notebook.py runs `jupyter $DOCKER_STACKS_JUPYTER_CMD $NOTEBOOK_ARGS <args>`:
-        // pin the subcommand, and empty NOTEBOOK_ARGS so flags baked into the image (an empty
-        // token, say) never reach Jupyter.
-        env.push(pod::env_var("DOCKER_STACKS_JUPYTER_CMD", "lab"));
-        env.push(pod::env_var("NOTEBOOK_ARGS", ""));
-    }
-    env.push(EnvVar {
+    let token = EnvVar {
         name: "JUPYTER_TOKEN".to_owned(),
         value_from: Some(EnvVarSource {
             secret_key_ref: Some(SecretKeySelector {
@@ -152,35 +142,8 @@ fn container(team: &Team, s: &Server) -> Container {
             ..EnvVarSource::default()
         }),
         ..EnvVar::default()
-    });
-    let probe = |initial: i32, period: i32, failures: i32| Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(format!("{prefix}/api")),
-            port: IntOrString::String("http".to_owned()),
-            ..HTTPGetAction::default()
-        }),
-        initial_delay_seconds: (initial > 0).then_some(initial),
-        period_seconds: Some(period),
-        failure_threshold: Some(failures),
-        ..Probe::default()
     };
-    Container {
-        command: line.command,
-        args: line.args,
-        env: Some(env),
-        ports: Some(vec![ContainerPort {
-            name: Some("http".to_owned()),
-            container_port: NOTEBOOK_PORT,
-            protocol: Some("TCP".to_owned()),
-            ..ContainerPort::default()
-        }]),
-        // Up to 5 minutes for a first start (a large image's start hooks, a slow volume);
-        // liveness and readiness begin once it succeeds, so liveness never kills a slow start.
-        startup_probe: Some(probe(0, 5, 60)),
-        readiness_probe: Some(probe(5, 10, 3)),
-        liveness_probe: Some(probe(60, 30, 5)),
-        ..pod::container(&Workload::from(s), "notebook", Vec::new())
-    }
+    pod::jupyter_container(s, "notebook", &prefix, line, "http", vec![token])
 }
 
 /// NodePort when the spec exposes servers that way (`cluster.network.nodePort`), with

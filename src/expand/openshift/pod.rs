@@ -50,17 +50,7 @@ impl Pin {
 /// Make the pod template of a workload (StatefulSet, Job, CronJob) OpenShift's; other objects
 /// are left as they are.
 pub fn restrict(env: &Env, o: &mut Object) {
-    let template = match o {
-        Object::StatefulSet(s) => s.spec.as_mut().map(|s| &mut s.template),
-        Object::Job(j) => j.spec.as_mut().map(|s| &mut s.template),
-        Object::CronJob(c) => c
-            .spec
-            .as_mut()
-            .and_then(|s| s.job_template.spec.as_mut())
-            .map(|s| &mut s.template),
-        _ => None,
-    };
-    if let Some(t) = template {
+    if let Some(t) = o.pod_template_mut() {
         restrict_template(env, t);
     }
 }
