@@ -4,11 +4,8 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
-use serde::ser::SerializeStruct;
 
 pub const GROUP: &str = "argoproj.io";
-pub const VERSION: &str = "v1alpha1";
-pub const API_VERSION: &str = "argoproj.io/v1alpha1";
 /// `argoproj.io/v1alpha1` AppProject: what one environment's Application may deploy, where.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AppProject {
@@ -100,42 +97,17 @@ pub struct Automated {
     pub self_heal: bool,
 }
 
-/// `apiVersion` and `kind` first, as Kubernetes writes them, then metadata and spec.
-macro_rules! resource {
-    ($ty:ident, $plural:literal) => {
-        impl k8s_openapi::Resource for $ty {
-            const API_VERSION: &'static str = API_VERSION;
-            const GROUP: &'static str = GROUP;
-            const KIND: &'static str = stringify!($ty);
-            const VERSION: &'static str = VERSION;
-            const URL_PATH_SEGMENT: &'static str = $plural;
-            type Scope = k8s_openapi::NamespaceResourceScope;
-        }
-
-        impl k8s_openapi::Metadata for $ty {
-            type Ty = ObjectMeta;
-
-            fn metadata(&self) -> &ObjectMeta {
-                &self.metadata
-            }
-
-            fn metadata_mut(&mut self) -> &mut ObjectMeta {
-                &mut self.metadata
-            }
-        }
-
-        impl Serialize for $ty {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut o = s.serialize_struct(stringify!($ty), 4)?;
-                o.serialize_field("apiVersion", API_VERSION)?;
-                o.serialize_field("kind", stringify!($ty))?;
-                o.serialize_field("metadata", &self.metadata)?;
-                o.serialize_field("spec", &self.spec)?;
-                o.end()
-            }
-        }
-    };
-}
-
-resource!(AppProject, "appprojects");
-resource!(Application, "applications");
+custom_resource!(
+    AppProject,
+    "argoproj.io",
+    "v1alpha1",
+    "appprojects",
+    k8s_openapi::NamespaceResourceScope
+);
+custom_resource!(
+    Application,
+    "argoproj.io",
+    "v1alpha1",
+    "applications",
+    k8s_openapi::NamespaceResourceScope
+);

@@ -7,7 +7,6 @@ use k8s_openapi::api::core::v1::{PodSpec, ResourceQuotaSpec};
 use k8s_openapi::api::rbac::v1::Subject;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
-use serde::ser::SerializeStruct;
 
 /// `kubeflow.org/v1` Notebook (kubeflow/notebooks' notebook-controller): a Jupyter server the
 /// controller runs as a StatefulSet of one pod, a Service and an Istio VirtualService.
@@ -85,58 +84,21 @@ pub struct Condition {
     pub values: Vec<String>,
 }
 
-/// `apiVersion` and `kind` first, as Kubernetes writes them, then metadata and spec.
-macro_rules! resource {
-    ($ty:ident, $group:expr, $version:literal, $plural:literal, $scope:ty) => {
-        impl k8s_openapi::Resource for $ty {
-            const API_VERSION: &'static str = concat!($group, "/", $version);
-            const GROUP: &'static str = $group;
-            const KIND: &'static str = stringify!($ty);
-            const VERSION: &'static str = $version;
-            const URL_PATH_SEGMENT: &'static str = $plural;
-            type Scope = $scope;
-        }
-
-        impl k8s_openapi::Metadata for $ty {
-            type Ty = ObjectMeta;
-
-            fn metadata(&self) -> &ObjectMeta {
-                &self.metadata
-            }
-
-            fn metadata_mut(&mut self) -> &mut ObjectMeta {
-                &mut self.metadata
-            }
-        }
-
-        impl Serialize for $ty {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut o = s.serialize_struct(stringify!($ty), 4)?;
-                o.serialize_field("apiVersion", <$ty as k8s_openapi::Resource>::API_VERSION)?;
-                o.serialize_field("kind", stringify!($ty))?;
-                o.serialize_field("metadata", &self.metadata)?;
-                o.serialize_field("spec", &self.spec)?;
-                o.end()
-            }
-        }
-    };
-}
-
-resource!(
+custom_resource!(
     Notebook,
     "kubeflow.org",
     "v1",
     "notebooks",
     k8s_openapi::NamespaceResourceScope
 );
-resource!(
+custom_resource!(
     Profile,
     "kubeflow.org",
     "v1",
     "profiles",
     k8s_openapi::ClusterResourceScope
 );
-resource!(
+custom_resource!(
     AuthorizationPolicy,
     "security.istio.io",
     "v1",

@@ -1,5 +1,46 @@
 //! Rendered Kubernetes objects, their identity, and the one rule that names their files.
 
+/// The traits of a custom resource nbgen renders (k8s-openapi has none of these kinds): `Resource`
+/// with its group, version, plural and scope; `Metadata`; and serialization with `apiVersion` and
+/// `kind` first, as Kubernetes writes them, then metadata and spec. Defined before the modules
+/// that use it (`argocd`, `kubeflow`, `openshift`), which is how they see it.
+macro_rules! custom_resource {
+    ($ty:ident, $group:expr, $version:literal, $plural:literal, $scope:ty) => {
+        impl k8s_openapi::Resource for $ty {
+            const API_VERSION: &'static str = concat!($group, "/", $version);
+            const GROUP: &'static str = $group;
+            const KIND: &'static str = stringify!($ty);
+            const VERSION: &'static str = $version;
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = $scope;
+        }
+
+        impl k8s_openapi::Metadata for $ty {
+            type Ty = ObjectMeta;
+
+            fn metadata(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+
+            fn metadata_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct;
+                let mut o = s.serialize_struct(stringify!($ty), 4)?;
+                o.serialize_field("apiVersion", <$ty as k8s_openapi::Resource>::API_VERSION)?;
+                o.serialize_field("kind", stringify!($ty))?;
+                o.serialize_field("metadata", &self.metadata)?;
+                o.serialize_field("spec", &self.spec)?;
+                o.end()
+            }
+        }
+    };
+}
+
 pub mod argocd;
 pub mod kubeflow;
 pub mod openshift;

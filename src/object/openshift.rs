@@ -5,11 +5,6 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
-use serde::ser::SerializeStruct;
-
-pub const GROUP: &str = "route.openshift.io";
-pub const VERSION: &str = "v1";
-pub const API_VERSION: &str = "route.openshift.io/v1";
 
 /// A Route: the router's way in to a Service, here always over TLS.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -58,35 +53,10 @@ pub struct TlsConfig {
     pub insecure_edge_termination_policy: String,
 }
 
-impl k8s_openapi::Resource for Route {
-    const API_VERSION: &'static str = API_VERSION;
-    const GROUP: &'static str = GROUP;
-    const KIND: &'static str = "Route";
-    const VERSION: &'static str = VERSION;
-    const URL_PATH_SEGMENT: &'static str = "routes";
-    type Scope = k8s_openapi::NamespaceResourceScope;
-}
-
-impl k8s_openapi::Metadata for Route {
-    type Ty = ObjectMeta;
-
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
-
-/// `apiVersion` and `kind` first, as Kubernetes writes them, then metadata and spec.
-impl Serialize for Route {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut o = s.serialize_struct("Route", 4)?;
-        o.serialize_field("apiVersion", API_VERSION)?;
-        o.serialize_field("kind", "Route")?;
-        o.serialize_field("metadata", &self.metadata)?;
-        o.serialize_field("spec", &self.spec)?;
-        o.end()
-    }
-}
+custom_resource!(
+    Route,
+    "route.openshift.io",
+    "v1",
+    "routes",
+    k8s_openapi::NamespaceResourceScope
+);
