@@ -1157,7 +1157,7 @@ fn secrets_argo_cd_objects_and_nameless_objects_are_refused() {
         let e = repo.render("prod").unwrap_err();
         assert!(
             e.starts_with(&format!(
-                "error: templates/t.yaml.hbs (for team research), object 1: {message}\n"
+                "error: templates/t.yaml.hbs (for team research and 1 more), object 1: {message}\n"
             )),
             "{doc}\n{e}"
         );
@@ -1173,7 +1173,7 @@ fn output_that_is_not_yaml_names_the_template_and_the_line() {
     let e = repo.render("prod").unwrap_err();
     assert!(
         e.starts_with(
-            "error: templates/t.yaml.hbs (for team research): the output is not valid YAML: "
+            "error: templates/t.yaml.hbs (for team research and 1 more): the output is not valid YAML: "
         ),
         "{e}"
     );
@@ -1428,6 +1428,20 @@ fn argo_cds_default_project_cannot_be_overwritten() {
     let e = repo.render("prod").unwrap_err();
     assert!(
         e.starts_with("error: AppProject `default` is Argo CD's own project\n"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_mistake_in_a_template_is_one_error_for_all_its_servers() {
+    let repo = with_template(
+        "server",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: '{{server.name}}-x'}\n",
+    );
+    let e = repo.render("prod").unwrap_err();
+    assert_eq!(e.matches("is a Secret").count(), 1, "{e}");
+    assert!(
+        e.contains("templates/t.yaml.hbs (for server research/prep-alice and 2 more), object 1: is a Secret"),
         "{e}"
     );
 }

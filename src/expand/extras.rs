@@ -47,8 +47,20 @@ pub fn render(
     let mut diags = Vec::new();
     let registry = registry(env, templates, pos, &mut diags);
     let mut found: Vec<(Object, String)> = Vec::new();
-    // One report per template position: a typo fails the same way for every server.
-    let mut reported = BTreeSet::new();
+    // One report per mistake: a typo or a refused kind fails the same way for every team or
+    // server, so an error is keyed by its position and its message without the instance, and
+    // names the first instance and how many more it holds for.
+    let mut reported: BTreeMap<(Option<Span>, String), (usize, String, usize)> = BTreeMap::new();
+    let mut report = |diags: &mut Vec<Diagnostic>, d: Diagnostic, what: &str| {
+        let key = (d.span, d.message.replace(what, "\u{0}"));
+        match reported.get_mut(&key) {
+            Some((_, _, more)) => *more += 1,
+            None => {
+                reported.insert(key, (diags.len(), what.to_owned(), 0));
+                diags.push(d);
+            }
+        }
+    };
     for extra in &env.extras {
         if !registry.has_template(&extra.template) {
             continue;
@@ -59,9 +71,7 @@ pub fn render(
                 Ok(text) => text,
                 Err(e) => {
                     let d = render_error(extra, &e, &instance.context);
-                    if reported.insert((d.span, d.message.clone())) {
-                        diags.push(d);
-                    }
+                    report(&mut diags, d, &instance.what);
                     continue;
                 }
             };
@@ -73,12 +83,18 @@ pub fn render(
                 Ok(objects) => found.extend(objects.into_iter().map(|o| (o, origin.clone()))),
                 Err(errors) => {
                     for d in errors {
-                        if reported.insert((d.span, d.message.clone())) {
-                            diags.push(d);
-                        }
+                        report(&mut diags, d, &instance.what);
                     }
                 }
             }
+        }
+    }
+    for (i, what, more) in reported.into_values() {
+        if more > 0 && !what.is_empty() {
+            let d = &mut diags[i];
+            d.message = d
+                .message
+                .replacen(&what, &format!("{what} and {more} more"), 1);
         }
     }
     diags.extend(collisions(&found, taken));
