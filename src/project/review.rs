@@ -340,9 +340,25 @@ pub fn check(
             report.environments.push(no_spec(&name, root.as_deref()));
         }
     }
+    // Checking some environments, the others on their clusters count too: their committed
+    // output shares the cluster's NodePorts and namespaces (findings are reported only for the
+    // environments checked; an environment that does not render has no cluster to compare).
+    if !all {
+        let others = project.environments().unwrap_or_default();
+        for other in others.iter().filter(|o| !envs.contains(o)) {
+            if let Ok((r, _)) = project.render(other)
+                && let Some(group) = clusters.get_mut(&r.env.cluster())
+            {
+                group.push(other.clone());
+            }
+        }
+    }
     // Environments on one cluster, as committed: a clean merge of two reviewed changes can
     // still put two Services on one NodePort, or one object in two environments.
     for group in clusters.values().filter(|g| g.len() > 1) {
+        // A finding is told of the later environment of a pair: the ones checked come last.
+        let mut group = group.clone();
+        group.sort_by_key(|env| envs.contains(env));
         let committed: Vec<(String, Snapshot)> = group
             .iter()
             .map(|env| {
@@ -398,7 +414,6 @@ fn read_manifest(out: &OutDir) -> Option<String> {
     fs::read_to_string(path).ok()
 }
 
-/// Directories under `out/` that hold manifests but have no spec.
 /// `out/<name>/` holds manifests but there is no `environments/<name>.yaml`.
 fn no_spec(name: &str, root: Option<&str>) -> EnvCheck {
     let findings = vec![Finding {
@@ -419,6 +434,7 @@ fn no_spec(name: &str, root: Option<&str>) -> EnvCheck {
     }
 }
 
+/// Directories under `out/` that hold manifests but have no spec.
 fn orphans(project: &Project, envs: &[String]) -> Result<Vec<String>, Failure> {
     let Ok(entries) = fs::read_dir(project.root.join("out")) else {
         return Ok(Vec::new());
