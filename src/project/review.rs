@@ -166,12 +166,16 @@ fn diff_one(
     };
     let mut sides = Sides::read(files, &r.tree);
     // Objects in files nbgen did not write, that it does not render either: render leaves
-    // them, so they are no removal. (Known on disk only: REV's manifest is not read.) Such a
-    // file never holds its rendered text, so it is among the files read.
+    // them, so they are no removal. Which files nbgen wrote is the ownership manifest's, on
+    // disk or at REV. Such a file never holds its rendered text, so it is among the files read.
     let mut unowned = Vec::new();
-    if against.is_none()
-        && let Some(manifest) = read_manifest(&out)
-    {
+    let manifest = match against {
+        None => read_manifest(&out),
+        Some(rev) => {
+            git::file_at(&project.root, rev, &format!("{dir}/{MANIFEST}")).map_err(git_failure)?
+        }
+    };
+    if let Some(manifest) = manifest {
         let owned = crate::emit::ownership::entries(&manifest);
         let rendered: std::collections::BTreeSet<_> = r.tree.values().map(|f| &f.id).collect();
         sides.old.objects.retain(|id, found| {

@@ -112,6 +112,28 @@ pub fn files_against(
 
 /// Git's id of a blob holding `content`, in lower-case hex, for an object format known by the
 /// length of its ids (40: SHA-1, 64: SHA-256); `None` for any other length.
+/// The text of the regular file `path` at `rev`, or `None` when `rev` has no such file (the
+/// ownership manifest of an environment, say, that REV did not have yet).
+pub fn file_at(root: &Path, rev: &str, path: &str) -> Result<Option<String>, GitError> {
+    let commit = resolve(root, rev)?;
+    let listing = run(root, &["ls-tree", "-z", &commit, "--", path], None)?;
+    let entry =
+        String::from_utf8_lossy(listing.split(|&b| b == 0).next().unwrap_or_default()).into_owned();
+    let Some((meta, _)) = entry.split_once('\t') else {
+        return Ok(None);
+    };
+    let mut fields = meta.split(' ');
+    let (Some(mode), Some("blob"), Some(oid)) = (fields.next(), fields.next(), fields.next())
+    else {
+        return Ok(None);
+    };
+    if mode == "120000" {
+        return Ok(None); // a link is never nbgen's manifest
+    }
+    let text = run(root, &["cat-file", "blob", oid], None)?;
+    Ok(Some(String::from_utf8_lossy(&text).into_owned()))
+}
+
 fn blob_id(content: &[u8], hex_len: usize) -> Option<String> {
     let header = format!("blob {}\0", content.len());
     let bytes: Vec<u8> = match hex_len {
