@@ -184,3 +184,38 @@ fn sha256_hex(text: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// Argo CD refuses to sync an object whose namespace its AppProject does not list: every
+/// namespaced object of every example is in one of its AppProject's destinations (a target with
+/// a namespace per member once listed the team's, which it never renders).
+#[test]
+fn every_object_lands_in_a_namespace_its_app_project_allows() {
+    let project = repo();
+    for env in project.environments().expect("environments/ is readable") {
+        let (render, _) = project
+            .render(&env)
+            .unwrap_or_else(|_| panic!("{env} renders"));
+        let Some(app_project) = render.tree.values().find(|f| f.id.kind == "AppProject") else {
+            continue;
+        };
+        let v: serde_json::Value = serde_saphyr::from_str(&app_project.text)
+            .unwrap_or_else(|e| panic!("{env}'s AppProject is YAML: {e}"));
+        let allowed: Vec<&str> = v["spec"]["destinations"]
+            .as_array()
+            .expect("destinations")
+            .iter()
+            .filter_map(|d| d["namespace"].as_str())
+            .collect();
+        for (path, f) in &render.tree {
+            if path.starts_with("_argocd/") {
+                continue;
+            }
+            if let Some(ns) = &f.id.namespace {
+                assert!(
+                    allowed.contains(&ns.as_str()),
+                    "{env}: {path} is in namespace {ns}, which its AppProject does not allow ({allowed:?})"
+                );
+            }
+        }
+    }
+}

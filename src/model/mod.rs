@@ -100,6 +100,13 @@ pub enum Target {
 }
 
 impl Target {
+    /// Whether each member of a perMember team has a namespace of their own (`<team
+    /// namespace>-<member slug>`): on Kubeflow (their Profile) and Open Data Hub (their
+    /// project), whose sharing is by whole namespace.
+    pub fn namespace_per_member(self) -> bool {
+        matches!(self, Target::Kubeflow | Target::OpenDataHub)
+    }
+
     /// As the spec writes it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -340,10 +347,11 @@ pub struct Team {
 }
 
 impl Team {
-    /// The namespaces the team's objects go to on `target`: its own; on the kubeflow target a
-    /// perMember team has none of its own, one Profile namespace per member instead.
+    /// The namespaces the team's objects go to on `target`: its own; where the namespace is the
+    /// unit of isolation (a Kubeflow Profile, an ODH project) a perMember team has none of its
+    /// own, one per member instead.
     pub fn namespaces(&self, target: Target) -> Vec<String> {
-        if target == Target::Kubeflow && self.per_member {
+        if target.namespace_per_member() && self.per_member {
             self.members
                 .iter()
                 .map(|m| names::member_namespace(&self.namespace, m))
@@ -356,7 +364,7 @@ impl Team {
     /// The namespace a server of this team runs in on `target`.
     pub fn server_namespace(&self, target: Target, s: &Server) -> String {
         match &s.member {
-            Some(m) if target == Target::Kubeflow => names::member_namespace(&self.namespace, m),
+            Some(m) if target.namespace_per_member() => names::member_namespace(&self.namespace, m),
             _ => self.namespace.clone(),
         }
     }

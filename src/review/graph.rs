@@ -127,6 +127,10 @@ fn picture(env: &Env) -> Picture {
             let profiles = team.namespaces(env.target);
             let plural = if profiles.len() == 1 { "" } else { "s" };
             format!("{} (Profile{plural} {})", team.name, profiles.join(", "))
+        } else if env.target == Target::OpenDataHub {
+            let projects = team.namespaces(env.target);
+            let plural = if projects.len() == 1 { "" } else { "s" };
+            format!("{} (project{plural} {})", team.name, projects.join(", "))
         } else if team.namespace == team.name {
             team.name.clone()
         } else {
