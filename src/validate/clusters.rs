@@ -32,11 +32,19 @@ pub fn shared(envs: &[&Env], concerns: impl Fn(&str, &str) -> bool) -> Vec<Diagn
 
 fn pair(a: &Env, b: &Env, out: &mut Vec<Diagnostic>) {
     let cluster = a.cluster_name.as_deref().unwrap_or_default();
-    let namespaces: Vec<&str> = a
-        .teams
+    // The namespaces each target renders: a perMember team's members' own on Kubeflow and ODH.
+    let rendered = |e: &Env| -> Vec<String> {
+        e.teams
+            .iter()
+            .flat_map(|t| t.namespaces(e.target))
+            .collect()
+    };
+    let theirs = rendered(b);
+    let ours = rendered(a);
+    let namespaces: Vec<&str> = ours
         .iter()
-        .filter(|t| b.teams.iter().any(|u| u.namespace == t.namespace))
-        .map(|t| t.namespace.as_str())
+        .filter(|n| theirs.contains(n))
+        .map(String::as_str)
         .collect();
     if !namespaces.is_empty() {
         out.push(
@@ -49,8 +57,12 @@ fn pair(a: &Env, b: &Env, out: &mut Vec<Diagnostic>) {
             ))
             .in_file(&b.source)
             .help(format!(
-                "give one of them its own cluster.namespacePrefix, or, if they are on different clusters, a cluster.name of its own (`{}` inherits cluster.name from the file it extends)",
-                b.name
+                "give one of them its own cluster.namespacePrefix, or, if they are on different clusters, a cluster.name of its own{}",
+                if b.bases.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (`{}` inherits cluster.name from the file it extends)", b.name)
+                }
             )),
         );
     }
