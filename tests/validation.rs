@@ -1962,3 +1962,28 @@ fn member_projects_are_no_concern_of_the_plain_target() {
         "",
     );
 }
+
+#[test]
+fn opendatahub_target_refuses_two_members_with_one_project() {
+    check(
+        &edit(&[
+            ODH,
+            (
+                "    members: [alice@example.com, bob@example.com]\n",
+                "    members: [alice@example.com, bob@example.com, x-y@example.com]\n",
+            ),
+            (
+                "  training:\n",
+                "  research-x:\n    members: [y@example.com]\n    roles: [prep]\n    perMember: true\n  training:\n",
+            ),
+        ]),
+        r#"
+error: member `y@example.com` of perMember team `research-x` gets data science project `research-x-y`, which member `x-y@example.com` of perMember team `research` gets too
+  --> environments/test.yaml:37:15
+   |
+37 |     members: [y@example.com]
+   |               ^^^^^^^^^^^^^
+   = help: a member's project is `<namespacePrefix><team>-<e-mail local part>`: rename one of the teams
+"#,
+    );
+}

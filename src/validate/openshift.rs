@@ -93,6 +93,10 @@ impl Cx<'_> {
     /// characters, and never another team's namespace.
     fn member_projects(&mut self, raw: &RawSpec) {
         let prefix = &raw.cluster.namespace_prefix;
+        // Projects already given, to whom: two members' projects are one name when the '-' of
+        // team names and e-mails lines up (team `a`'s b-x@ and team `a-b`'s x@ are both `a-b-x`);
+        // their PersistentVolumes (`<env>-<team>-<slug>-<volume>`) then collide too.
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
         for (team, t) in raw.teams.iter().filter(|(_, t)| t.per_member) {
             let namespace = names::namespace(prefix, team);
             if namespace.len() > MAX_NAME {
@@ -125,6 +129,19 @@ impl Cx<'_> {
                             "member `{member}` of perMember team `{team}` gets data science project `{project}`, which is team `{other}`'s namespace"
                         ),
                         format!("rename team `{team}` or team `{other}`: one project cannot be both"),
+                    );
+                } else if let Some(first) = seen.get(&project) {
+                    self.error(
+                        &at,
+                        format!(
+                            "member `{member}` of perMember team `{team}` gets data science project `{project}`, which {first} gets too"
+                        ),
+                        "a member's project is `<namespacePrefix><team>-<e-mail local part>`: rename one of the teams",
+                    );
+                } else {
+                    seen.insert(
+                        project,
+                        format!("member `{member}` of perMember team `{team}`"),
                     );
                 }
             }
