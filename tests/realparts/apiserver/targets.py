@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import yaml
 
 import fixtures
-from spec import slug
+from spec import slug, teams
 
 KF_GROUP = "kubeflow.org"
 ODH_DASHBOARD_LABEL = "opendatahub.io/dashboard"
@@ -90,18 +90,16 @@ class Space:
 
 
 def spaces(spec):
-    prefix = (spec.get("cluster") or {}).get("namespacePrefix") or ""
+    """The namespaces of the model, from spec.teams (one rule for a team's namespace)."""
+    raw = spec.get("teams") or {}
     out = []
-    for tname, t in (spec.get("teams") or {}).items():
-        t = t or {}
-        members = list(t.get("members") or [])
-        groups = list(t.get("groups") or [])
-        roles = list(t.get("roles") or [])
-        if t.get("perMember"):
-            for m in members:
-                out.append(Space(f"{prefix}{tname}-{slug(m)}", tname, [m], [], True, roles))
+    for team in teams(spec):
+        roles = list((raw.get(team.name) or {}).get("roles") or [])
+        if team.per_member:
+            for m in team.members:
+                out.append(Space(f"{team.namespace}-{slug(m)}", team.name, [m], [], True, roles))
         else:
-            out.append(Space(prefix + tname, tname, members, groups, False, roles))
+            out.append(Space(team.namespace, team.name, team.members, team.groups, False, roles))
     return out
 
 
