@@ -5,7 +5,7 @@
 use crate::emit::Tree;
 use crate::emit::ownership::{self, Listed, MANIFEST, digest};
 use crate::object::ObjectId;
-use crate::review::snapshot::Snapshot;
+use crate::review::snapshot::{Found, Snapshot};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -266,16 +266,13 @@ pub fn shared_cluster(envs: &[(&str, &Snapshot)]) -> Vec<(String, Finding)> {
                 .iter()
                 .find(|(_, s)| !told && s.objects.contains_key(id))
             {
-                out.push((
-                    env.to_string(),
-                    Finding {
-                        path: found.path.clone(),
-                        problem: Problem::SharedCluster,
-                        object: Some(id.clone()),
-                        detail: format!(
-                            "is also committed in out/{first}, on the same cluster: Argo CD's two Applications would fight over it"
-                        ),
-                    },
+                out.push(shared(
+                    env,
+                    found,
+                    id,
+                    format!(
+                        "is also committed in out/{first}, on the same cluster: Argo CD's two Applications would fight over it"
+                    ),
                 ));
             }
             if id.kind != "Service" {
@@ -290,16 +287,13 @@ pub fn shared_cluster(envs: &[(&str, &Snapshot)]) -> Vec<(String, Finding)> {
                 .filter_map(|p| p.get("nodePort")?.as_u64());
             for port in used {
                 match ports.get(&port) {
-                    Some((first, _)) if first != env => out.push((
-                        env.to_string(),
-                        Finding {
-                            path: found.path.clone(),
-                            problem: Problem::SharedCluster,
-                            object: Some(id.clone()),
-                            detail: format!(
-                                "uses NodePort {port}, as out/{first} does, on the same cluster: the API server refuses the second"
-                            ),
-                        },
+                    Some((first, _)) if first != env => out.push(shared(
+                        env,
+                        found,
+                        id,
+                        format!(
+                            "uses NodePort {port}, as out/{first} does, on the same cluster: the API server refuses the second"
+                        ),
                     )),
                     Some(_) => {}
                     None => {
@@ -310,6 +304,19 @@ pub fn shared_cluster(envs: &[(&str, &Snapshot)]) -> Vec<(String, Finding)> {
         }
     }
     out
+}
+
+/// A finding of `env`'s file that another environment on its cluster conflicts with.
+fn shared(env: &str, found: &Found, id: &ObjectId, detail: String) -> (String, Finding) {
+    (
+        env.to_owned(),
+        Finding {
+            path: found.path.clone(),
+            problem: Problem::SharedCluster,
+            object: Some(id.clone()),
+            detail,
+        },
+    )
 }
 
 /// The shell commands that fix `findings`, in order: remove what render will not touch, then
