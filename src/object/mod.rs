@@ -219,15 +219,23 @@ macro_rules! kubernetes_kinds {
     };
 }
 
-kubernetes_kinds!(
-    from_kind,
-    AppProject,
-    Application,
-    Notebook,
-    Profile,
-    AuthorizationPolicy,
-    Route
-);
+/// Every kind nbgen renders itself: the Kubernetes ones and the custom resources of Argo CD and
+/// the targets, handed to `$then` as a list.
+macro_rules! every_kind {
+    ($then:ident) => {
+        kubernetes_kinds! {
+            $then,
+            AppProject,
+            Application,
+            Notebook,
+            Profile,
+            AuthorizationPolicy,
+            Route
+        }
+    };
+}
+
+every_kind!(from_kind);
 
 /// Kinds that are cluster-scoped: their objects have no namespace and land in `_cluster/`.
 /// Every other kind is taken to be namespaced. The one rule for nbgen's own objects and for
@@ -465,15 +473,7 @@ mod tests {
         macro_rules! all {
             ($($kind:ident),*) => { vec![$(typed::<$kind>()),*] };
         }
-        for (kind, cluster) in kubernetes_kinds!(
-            all,
-            AppProject,
-            Application,
-            Notebook,
-            Profile,
-            AuthorizationPolicy,
-            Route
-        ) {
+        for (kind, cluster) in every_kind!(all) {
             assert_eq!(is_cluster_scoped(kind), cluster, "{kind}");
         }
     }
