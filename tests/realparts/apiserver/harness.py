@@ -311,11 +311,7 @@ def create_all(c, disc, objects, rep, mode=None):
     for f, crd, removed in crds.load():
         for p in removed:
             print(f"    note: {f}: removed {p} (1.20 refuses default: \"\")")
-        code, got = c.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
-        if code != 201:
-            rep.fail("crd", f"{f}: refused ({code}): {got.get('message', got)}")
-            continue
-        wait_established(c, crd["metadata"]["name"], rep, f)
+        install_crd(c, crd, f, rep)
     # the Kubeflow/OpenShift targets' CRDs, by the API groups out/<env>/ uses (crds.py)
     for label, crd, changes in crds.load_targets(objects, targets.CRD_SOURCES.get(mode)):
         kinds = collections.Counter(what.split(" (")[0] for _p, what, _why in changes)
@@ -324,11 +320,7 @@ def create_all(c, disc, objects, rep, mode=None):
         if args_verbose:
             for p, what, why in changes:
                 print(f"      {p}: {what} ({why})")
-        code, got = c.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
-        if code != 201:
-            rep.fail("crd", f"{label}: refused ({code}): {got.get('message', got)}")
-            continue
-        wait_established(c, crd["metadata"]["name"], rep, label)
+        install_crd(c, crd, label, rep)
     # the platform's own ClusterRoles (aggregated by hand later, targets.aggregate)
     for label, role in targets.platform_roles(mode):
         code, got = c.post("/apis/rbac.authorization.k8s.io/v1/clusterroles", role)
@@ -349,6 +341,15 @@ def create_all(c, disc, objects, rep, mode=None):
         rest = [ro for ro in rest if ro not in profiles]
     for rel, o in rest:
         create_one(c, disc, rel, o, rep, "create", schema)
+
+
+def install_crd(c, crd, label, rep):
+    """Create a CustomResourceDefinition and wait until it serves, or fail with the server's reason."""
+    code, got = c.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    if code != 201:
+        rep.fail("crd", f"{label}: refused ({code}): {got.get('message', got)}")
+        return
+    wait_established(c, crd["metadata"]["name"], rep, label)
 
 
 def wait_established(c, name, rep, f):
